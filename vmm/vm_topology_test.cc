@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
+#include "vmm/snapshot.h"
 #include "vmm/vm.h"
 
 namespace ktstr::vmm {
@@ -214,6 +216,64 @@ TEST(VmCrashTest, HangIsKilledAtItsBootTimeout) {
   EXPECT_GE(absl::Now() - start, absl::Seconds(20));
   // The init got as far as printing the topology: the guest ran, it just never got ready.
   EXPECT_NE(failure.console.find("KTSTR_TOPO end"), std::string::npos) << failure.console;
+}
+
+// 64-bit FNV-1a over the file's words: enough to notice any changed page.
+uint64_t HashFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<uint64_t> buf(1 << 17);
+  uint64_t h = 1469598103934665603ULL;
+  while (in) {
+    in.read(reinterpret_cast<char*>(buf.data()), buf.size() * sizeof(uint64_t));
+    const size_t words = in.gcount() / sizeof(uint64_t);
+    for (size_t i = 0; i < words; ++i) h = (h ^ buf[i]) * 1099511628211ULL;
+  }
+  return h;
+}
+
+TEST(VmSnapshotTest, FourClonesOfOneSnapshotAnswerAndLeaveTheTemplateUnchanged) {
+  // Two NUMA nodes, so the clone path covers one RAM file per node.
+  VmSpec spec = SpecFor(Topology{2, 2, 1, 1});
+  absl::StatusOr<std::unique_ptr<Vm>> template_vm = Vm::Boot(spec);
+  ASSERT_TRUE(template_vm.ok()) << template_vm.status();
+  const pid_t template_pid = (*template_vm)->pid();
+  absl::StatusOr<std::unique_ptr<Snapshot>> snap = Snapshot::Take(std::move(*template_vm));
+  ASSERT_TRUE(snap.ok()) << snap.status();
+  EXPECT_TRUE(ProcessGone(template_pid));
+  ASSERT_EQ((*snap)->ram_files().size(), 2u);
+  std::vector<uint64_t> before;
+  for (const std::string& f : (*snap)->ram_files()) before.push_back(HashFile(f));
+
+  std::vector<pid_t> pids;
+  {
+    std::vector<std::unique_ptr<Vm>> clones;
+    for (int i = 0; i < 4; ++i) {
+      absl::StatusOr<std::unique_ptr<Vm>> clone = (*snap)->StartClone();
+      ASSERT_TRUE(clone.ok()) << clone.status();
+      EXPECT_EQ((*clone)->state(), VmState::kReady);
+      EXPECT_EQ((*clone)->snapshot_taken_at(), (*snap)->taken_at());
+      pids.push_back((*clone)->pid());
+      clones.push_back(std::move(*clone));
+    }
+    std::set<std::string> sockets;
+    for (auto& clone : clones) {
+      sockets.insert(clone->channel_socket_path());
+      absl::StatusOr<std::string> pong =
+          Ask(clone->channel_socket_path(), "PING", absl::Seconds(60));
+      ASSERT_TRUE(pong.ok()) << pong.status() << clone->ConsoleText();
+      EXPECT_TRUE(absl::StartsWith(*pong, "PONG ")) << *pong;
+      EXPECT_FALSE(clone->HasFatalCrash()) << clone->ConsoleText();
+    }
+    EXPECT_EQ(sockets.size(), 4u);  // every clone has its own channel
+  }
+  for (pid_t pid : pids) EXPECT_TRUE(ProcessGone(pid)) << pid;
+  for (size_t i = 0; i < before.size(); ++i) {
+    EXPECT_EQ(HashFile((*snap)->ram_files()[i]), before[i]) << (*snap)->ram_files()[i];
+  }
+  std::vector<std::string> files = (*snap)->ram_files();
+  files.push_back((*snap)->state_file());
+  snap->reset();
+  for (const std::string& f : files) EXPECT_FALSE(PathExists(f)) << f;
 }
 
 }  // namespace
