@@ -107,6 +107,9 @@ std::optional<CrashEvent> ClassifyLine(absl::string_view raw) {
   if (absl::StrContains(line, "general protection fault")) {
     return Make(CrashKind::kGeneralProtectionFault, line, line);
   }
+  if (absl::StartsWith(line, "kernel BUG at ")) {
+    return Make(CrashKind::kBug, line, line);
+  }
   if (absl::StartsWith(line, "BUG: ") || absl::StrContains(line, "] BUG: ")) {
     return Make(CrashKind::kBug, line, After(line, "BUG: "));
   }
