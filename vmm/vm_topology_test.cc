@@ -1,9 +1,7 @@
 // Boots real QEMU (TCG on this machine) with the default Debian kernel and a tiny static
 // /init (testing/test_init.c) and checks what the guest sees.
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,6 +19,7 @@
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
 #include "vmm/snapshot.h"
+#include "vmm/testing/line_channel.h"
 #include "vmm/vm.h"
 
 namespace ktstr::vmm {
@@ -83,41 +82,9 @@ GuestTopology ParseGuestTopology(const std::string& console) {
   return g;
 }
 
-// Connects to the VM's channel and exchanges one line.
 absl::StatusOr<std::string> Ask(const std::string& socket_path, const std::string& request,
                                 absl::Duration timeout) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  strncpy(addr.sun_path, socket_path.c_str(), sizeof(addr.sun_path) - 1);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return absl::UnavailableError(absl::StrCat("connect: ", strerror(errno)));
-  }
-  timeval tv{.tv_sec = 0, .tv_usec = 200000};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  const absl::Time deadline = absl::Now() + timeout;
-  std::string reply;
-  // The guest only sees bytes once it reads the port; re-send the request (not in a tight
-  // loop: unread bytes stay queued in QEMU) until an answer arrives.
-  absl::Time next_send = absl::InfinitePast();
-  while (absl::Now() < deadline) {
-    if (absl::Now() >= next_send && reply.empty()) {
-      std::string line = request + "\n";
-      (void)!write(fd, line.data(), line.size());
-      next_send = absl::Now() + absl::Seconds(2);
-    }
-    char buf[256];
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n > 0) reply.append(buf, n);
-    size_t nl = reply.find('\n');
-    if (nl != std::string::npos) {
-      close(fd);
-      return reply.substr(0, nl);
-    }
-  }
-  close(fd);
-  return absl::DeadlineExceededError("no answer on the channel");
+  return testing::AskLine(socket_path, request, timeout);
 }
 
 class VmTopologyTest : public ::testing::TestWithParam<const char*> {};
