@@ -18,6 +18,7 @@
 #include "spdlog/spdlog.h"
 #include "vmm/process.h"
 #include "vmm/qemu_args.h"
+#include "vmm/stale_files.h"
 
 namespace ktstr::vmm {
 namespace {
@@ -110,7 +111,10 @@ absl::StatusOr<std::unique_ptr<Vm>> Vm::Launch(const VmSpec& spec,
   vm->spec_ = spec;
   vm->accel_ = ResolveAccel(spec.accel).accel;
 
-  std::string templ = absl::StrCat(spec.work_dir, "/ktstr-vm-XXXXXX");
+  // Once per process: files left by owners that were SIGKILLed (their QEMU died with them).
+  static const int kStaleRemoved = RemoveStaleVmFiles(spec.work_dir, spec.ram_dir);
+  (void)kStaleRemoved;
+  std::string templ = WorkDirTemplate(spec.work_dir, getpid());
   if (mkdtemp(templ.data()) == nullptr) {
     return absl::InternalError(absl::StrCat("mkdtemp ", templ, ": ", strerror(errno)));
   }
@@ -128,15 +132,17 @@ absl::StatusOr<std::unique_ptr<Vm>> Vm::Launch(const VmSpec& spec,
     vm->owns_ram_files_ = false;
   } else {
     static std::atomic<int> seq{0};
-    const std::string unique = absl::StrCat("ktstr-", getpid(), "-", seq++, "-",
-                                            vm->dir_.substr(vm->dir_.size() - 6));
+    const std::string prefix = RamFilePrefix(
+        spec.ram_dir, getpid(), absl::StrCat(seq++, "-", vm->dir_.substr(vm->dir_.size() - 6)));
     for (int n = 0; n < spec.topology.numa_nodes; ++n) {
-      vm->ram_files_.push_back(absl::StrCat(spec.ram_dir, "/", unique, "-node", n, ".ram"));
+      vm->ram_files_.push_back(absl::StrCat(prefix, "-node", n, ".ram"));
     }
   }
 
   absl::StatusOr<std::unique_ptr<ConsoleLog>> log =
-      ConsoleLog::Create(vm->dir_ + "/console.log", config::kConsoleLogFileLimit);
+      ConsoleLog::Create(spec.console_log_path.empty() ? vm->dir_ + "/console.log"
+                                                       : spec.console_log_path,
+                         config::kConsoleLogFileLimit);
   if (!log.ok()) return log.status();
   vm->console_ = std::move(*log);
 
@@ -215,7 +221,7 @@ void Vm::Cleanup() {
   console_fd_ = -1;
   if (!dir_.empty()) {
     for (const std::string& f : {qmp_socket_, channel_socket_, stderr_path_,
-                                 dir_ + "/console.log"}) {
+                                 dir_ + "/console.log"}) {  // a spec.console_log_path stays
       unlink(f.c_str());
     }
     if (rmdir(dir_.c_str()) != 0 && errno != ENOENT) {

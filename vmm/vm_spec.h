@@ -44,6 +44,9 @@ struct VmSpec {
   // Where guest RAM files live (tmpfs, so clones can map them).
   std::string ram_dir = "/dev/shm";
   std::string qemu_binary = config::kQemuBinary;
+  // Empty: the console log lives in the VM's work directory and goes with it. Set: it is
+  // written here and kept (the caller owns the file).
+  std::string console_log_path;
 
   // Kernel, initramfs and topology/memory are checked; files must exist.
   absl::Status Validate() const;

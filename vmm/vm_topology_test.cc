@@ -2,11 +2,13 @@
 // /init (testing/test_init.c) and checks what the guest sees.
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
@@ -19,6 +21,7 @@
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
 #include "vmm/snapshot.h"
+#include "vmm/stale_files.h"
 #include "vmm/testing/line_channel.h"
 #include "vmm/vm.h"
 
@@ -44,7 +47,14 @@ VmSpec SpecFor(const Topology& topology) {
   return spec;
 }
 
-bool ProcessGone(pid_t pid) { return kill(pid, 0) != 0 && errno == ESRCH; }
+// Gone, or a zombie waiting for whoever inherited it.
+bool ProcessGone(pid_t pid) {
+  if (kill(pid, 0) != 0 && errno == ESRCH) return true;
+  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+  std::string content((std::istreambuf_iterator<char>(stat)), {});
+  size_t paren = content.rfind(')');
+  return paren == std::string::npos || content.compare(paren, 3, ") Z") == 0;
+}
 
 bool PathExists(const std::string& p) {
   struct stat st;
@@ -133,6 +143,13 @@ TEST_P(VmTopologyTest, GuestSeesExactlyThePreset) {
     ASSERT_EQ(guest.node_cpus.size(), nodes.size());
     for (size_t n = 0; n < nodes.size(); ++n) EXPECT_EQ(guest.node_cpus[n], nodes[n]);
 
+    absl::StatusOr<std::vector<int>> tids = (*vm)->qmp().VcpuThreadIds();
+    ASSERT_TRUE(tids.ok()) << tids.status();
+    ASSERT_EQ(static_cast<int>(tids->size()), cpus);
+    for (int tid : *tids) {
+      EXPECT_TRUE(PathExists(absl::StrCat("/proc/", pid, "/task/", tid))) << tid;
+    }
+
     absl::StatusOr<std::string> pong = Ask((*vm)->channel_socket_path(), "PING", absl::Seconds(60));
     ASSERT_TRUE(pong.ok()) << pong.status();
     EXPECT_TRUE(absl::StartsWith(*pong, "PONG ")) << *pong;
@@ -183,6 +200,63 @@ TEST(VmCrashTest, HangIsKilledAtItsBootTimeout) {
   EXPECT_GE(absl::Now() - start, absl::Seconds(20));
   // The init got as far as printing the topology: the guest ran, it just never got ready.
   EXPECT_NE(failure.console.find("KTSTR_TOPO end"), std::string::npos) << failure.console;
+}
+
+TEST(VmLifecycleTest, HardLifetimeKillsTheVm) {
+  VmSpec spec = SpecFor(*FindPreset("tiny-1llc"));
+  spec.lifetime = absl::Seconds(3);
+  absl::StatusOr<std::unique_ptr<Vm>> vm = Vm::Launch(spec, LaunchOptions{});
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  EXPECT_TRUE((*vm)->WaitExited(absl::Seconds(60)));
+  EXPECT_EQ((*vm)->state(), VmState::kKilled);
+  EXPECT_GE(absl::Now() - (*vm)->launched_at(), absl::Seconds(3));
+  EXPECT_TRUE(ProcessGone((*vm)->pid()));
+}
+
+// Runs only as the child of OwnerDeathKillsQemu: launches a VM, reports its QEMU pid and RAM
+// file on the fd named by KTSTR_OWNER_HELPER_FD, and waits to be SIGKILLed.
+TEST(VmOwnerHelper, DISABLED_LaunchAndWaitToBeKilled) {
+  const char* fd_text = getenv("KTSTR_OWNER_HELPER_FD");
+  int fd = -1;
+  if (fd_text == nullptr || !absl::SimpleAtoi(fd_text, &fd)) GTEST_SKIP() << "helper only";
+  absl::StatusOr<std::unique_ptr<Vm>> vm = Vm::Launch(SpecFor(*FindPreset("tiny-1llc")), {});
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  const std::string msg = absl::StrCat((*vm)->pid(), " ", (*vm)->ram_files()[0], "\n");
+  ASSERT_EQ(write(fd, msg.data(), msg.size()), static_cast<ssize_t>(msg.size()));
+  for (;;) pause();
+}
+
+TEST(VmLifecycleTest, OwnerDeathKillsQemuAndALaterOwnerRemovesItsFiles) {
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  const std::string fd_env = absl::StrCat("KTSTR_OWNER_HELPER_FD=", p[1]);
+  pid_t helper = fork();
+  if (helper == 0) {
+    close(p[0]);
+    putenv(const_cast<char*>(fd_env.c_str()));
+    execl("/proc/self/exe", "vm_topology_test", "--gtest_also_run_disabled_tests",
+          "--gtest_filter=VmOwnerHelper.*", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(p[1]);
+  std::string line;
+  char c;
+  while (read(p[0], &c, 1) == 1 && c != '\n') line.push_back(c);
+  close(p[0]);
+  std::pair<std::string, std::string> fields = absl::StrSplit(line, ' ');
+  pid_t qemu = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(fields.first, &qemu)) << "helper said: " << line;
+  EXPECT_FALSE(ProcessGone(qemu));
+
+  kill(helper, SIGKILL);  // like a crash of the daemon: no destructor runs
+  waitpid(helper, nullptr, 0);
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (!ProcessGone(qemu) && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_TRUE(ProcessGone(qemu)) << "QEMU " << qemu << " outlived its owner";
+
+  EXPECT_TRUE(PathExists(fields.second));  // the dead owner could not clean up
+  EXPECT_GE(RemoveStaleVmFiles("/tmp", "/dev/shm"), 1);
+  EXPECT_FALSE(PathExists(fields.second));
 }
 
 // 64-bit FNV-1a over the file's words: enough to notice any changed page.
