@@ -23,7 +23,7 @@
 #include "vmm/snapshot.h"
 #include "vmm/stale_files.h"
 #include "vmm/testing/line_channel.h"
-#include "vmm/vm.h"
+#include "vmm/qemu_vm.h"
 
 namespace ktstr::vmm {
 namespace {
@@ -107,7 +107,7 @@ TEST_P(VmTopologyTest, GuestSeesExactlyThePreset) {
   std::vector<std::string> ram_files;
   {
     BootFailure failure;
-    absl::StatusOr<std::unique_ptr<Vm>> vm = Vm::Boot(SpecFor(*topology), &failure);
+    absl::StatusOr<std::unique_ptr<QemuVm>> vm = QemuVm::Boot(SpecFor(*topology), &failure);
     ASSERT_TRUE(vm.ok()) << vm.status();
     pid = (*vm)->pid();
     dir_socket = (*vm)->channel_socket_path();
@@ -171,7 +171,7 @@ TEST(VmCrashTest, PanicBeforeReadyIsACrashWithThePanicText) {
   VmSpec spec = SpecFor(*FindPreset("tiny-1llc"));
   spec.extra_kernel_args.push_back("ktstr_test.mode=panic");
   BootFailure failure;
-  absl::StatusOr<std::unique_ptr<Vm>> vm = Vm::Boot(spec, &failure);
+  absl::StatusOr<std::unique_ptr<Vm>> vm = Vm::Boot(spec, &failure);  // the interface path
   ASSERT_FALSE(vm.ok());
   EXPECT_TRUE(absl::IsAborted(vm.status())) << vm.status();
   EXPECT_EQ(failure.kind, BootFailureKind::kCrashed);
@@ -193,7 +193,7 @@ TEST(VmCrashTest, HangIsKilledAtItsBootTimeout) {
   spec.boot_timeout = absl::Seconds(20);
   BootFailure failure;
   const absl::Time start = absl::Now();
-  absl::StatusOr<std::unique_ptr<Vm>> vm = Vm::Boot(spec, &failure);
+  absl::StatusOr<std::unique_ptr<QemuVm>> vm = QemuVm::Boot(spec, &failure);
   ASSERT_FALSE(vm.ok());
   EXPECT_TRUE(absl::IsDeadlineExceeded(vm.status())) << vm.status();
   EXPECT_EQ(failure.kind, BootFailureKind::kTimedOut);
@@ -205,7 +205,7 @@ TEST(VmCrashTest, HangIsKilledAtItsBootTimeout) {
 TEST(VmLifecycleTest, HardLifetimeKillsTheVm) {
   VmSpec spec = SpecFor(*FindPreset("tiny-1llc"));
   spec.lifetime = absl::Seconds(3);
-  absl::StatusOr<std::unique_ptr<Vm>> vm = Vm::Launch(spec, LaunchOptions{});
+  absl::StatusOr<std::unique_ptr<QemuVm>> vm = QemuVm::Launch(spec, LaunchOptions{});
   ASSERT_TRUE(vm.ok()) << vm.status();
   EXPECT_TRUE((*vm)->WaitExited(absl::Seconds(60)));
   EXPECT_EQ((*vm)->state(), VmState::kKilled);
@@ -219,7 +219,7 @@ TEST(VmOwnerHelper, DISABLED_LaunchAndWaitToBeKilled) {
   const char* fd_text = getenv("KTSTR_OWNER_HELPER_FD");
   int fd = -1;
   if (fd_text == nullptr || !absl::SimpleAtoi(fd_text, &fd)) GTEST_SKIP() << "helper only";
-  absl::StatusOr<std::unique_ptr<Vm>> vm = Vm::Launch(SpecFor(*FindPreset("tiny-1llc")), {});
+  absl::StatusOr<std::unique_ptr<QemuVm>> vm = QemuVm::Launch(SpecFor(*FindPreset("tiny-1llc")), {});
   ASSERT_TRUE(vm.ok()) << vm.status();
   const std::string msg = absl::StrCat((*vm)->pid(), " ", (*vm)->ram_files()[0], "\n");
   ASSERT_EQ(write(fd, msg.data(), msg.size()), static_cast<ssize_t>(msg.size()));
@@ -275,7 +275,7 @@ uint64_t HashFile(const std::string& path) {
 TEST(VmSnapshotTest, FourClonesOfOneSnapshotAnswerAndLeaveTheTemplateUnchanged) {
   // Two NUMA nodes, so the clone path covers one RAM file per node.
   VmSpec spec = SpecFor(Topology{2, 2, 1, 1});
-  absl::StatusOr<std::unique_ptr<Vm>> template_vm = Vm::Boot(spec);
+  absl::StatusOr<std::unique_ptr<QemuVm>> template_vm = QemuVm::Boot(spec);
   ASSERT_TRUE(template_vm.ok()) << template_vm.status();
   const pid_t template_pid = (*template_vm)->pid();
   absl::StatusOr<std::unique_ptr<Snapshot>> snap = Snapshot::Take(std::move(*template_vm));

@@ -15,7 +15,7 @@
 #include "spdlog/spdlog.h"
 #include "vmm/snapshot.h"
 #include "vmm/testing/line_channel.h"
-#include "vmm/vm.h"
+#include "vmm/qemu_vm.h"
 
 namespace ktstr::vmm {
 namespace {
@@ -117,7 +117,7 @@ int Main(int argc, char** argv) {
 
   std::vector<double> cold;
   for (int i = 0; i < o.runs; ++i) {
-    absl::StatusOr<std::unique_ptr<Vm>> vm = Vm::Boot(spec);
+    absl::StatusOr<std::unique_ptr<QemuVm>> vm = QemuVm::Boot(spec);
     if (!vm.ok()) {
       fprintf(stderr, "cold boot %d failed: %s\n", i, vm.status().ToString().c_str());
       return 1;
@@ -131,7 +131,7 @@ int Main(int argc, char** argv) {
     cold.push_back(*t);
   }
 
-  absl::StatusOr<std::unique_ptr<Vm>> templ = Vm::Boot(spec);
+  absl::StatusOr<std::unique_ptr<QemuVm>> templ = QemuVm::Boot(spec);
   if (!templ.ok()) {
     fprintf(stderr, "template boot failed: %s\n", templ.status().ToString().c_str());
     return 1;
