@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -202,6 +203,28 @@ TEST(VmCrashTest, HangIsKilledAtItsBootTimeout) {
   EXPECT_NE(failure.console.find("KTSTR_TOPO end"), std::string::npos) << failure.console;
 }
 
+TEST(VmLifecycleTest, LaunchFailsCleanlyWhenQemuDies) {
+  VmSpec spec = SpecFor(*FindPreset("tiny-1llc"));
+  spec.qemu_binary = "/bin/false";  // exits at once, never creates its QMP socket
+  const std::string mine = absl::StrCat("/tmp/ktstr-vm-", getpid(), "-");
+  auto count_mine = [&] {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator("/tmp")) {
+      if (absl::StartsWith(e.path().string(), mine)) ++n;
+    }
+    return n;
+  };
+  const int before = count_mine();
+  absl::StatusOr<std::unique_ptr<QemuVm>> vm = QemuVm::Launch(spec, LaunchOptions{});
+  EXPECT_TRUE(absl::IsUnavailable(vm.status())) << vm.status();
+  EXPECT_EQ(count_mine(), before);
+  spec.topology.llcs = 0;
+  EXPECT_TRUE(absl::IsInvalidArgument(QemuVm::Launch(spec, LaunchOptions{}).status()));
+  spec = SpecFor(*FindPreset("tiny-1llc"));
+  spec.kernel_path = "/nonexistent/vmlinux";
+  EXPECT_TRUE(absl::IsNotFound(QemuVm::Launch(spec, LaunchOptions{}).status()));
+}
+
 TEST(VmLifecycleTest, HardLifetimeKillsTheVm) {
   VmSpec spec = SpecFor(*FindPreset("tiny-1llc"));
   spec.lifetime = absl::Seconds(3);
@@ -306,6 +329,17 @@ TEST(VmSnapshotTest, FourClonesOfOneSnapshotAnswerAndLeaveTheTemplateUnchanged) 
       EXPECT_FALSE(clone->HasFatalCrash()) << clone->ConsoleText();
     }
     EXPECT_EQ(sockets.size(), 4u);  // every clone has its own channel
+
+    // A crash after ready: clone 0 panics on request; the VM exits and reports it with context.
+    (void)testing::AskLine(clones[0]->channel_socket_path(), "PANIC", absl::Seconds(1));
+    ASSERT_TRUE(clones[0]->WaitExited(absl::Seconds(60)));
+    EXPECT_EQ(clones[0]->state(), VmState::kExited);
+    std::vector<CrashReport> crashes = clones[0]->Crashes();
+    ASSERT_FALSE(crashes.empty()) << clones[0]->ConsoleText();
+    EXPECT_EQ(crashes[0].event.kind, CrashKind::kKernelPanic);
+    EXPECT_NE(crashes[0].context.find("sysrq: Trigger a crash"), std::string::npos);
+    EXPECT_NE(crashes[0].context.find("Call Trace"), std::string::npos);
+    for (size_t i = 1; i < clones.size(); ++i) EXPECT_EQ(clones[i]->state(), VmState::kReady);
   }
   for (pid_t pid : pids) EXPECT_TRUE(ProcessGone(pid)) << pid;
   for (size_t i = 0; i < before.size(); ++i) {
