@@ -1,5 +1,11 @@
 #include "vmm/qemu_args.h"
 
+#include <time.h>
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -127,7 +133,9 @@ absl::StatusOr<std::vector<std::string>> BuildQemuArgs(const VmSpec& spec,
   return a;
 }
 
-long HostTscKhz() {
+namespace {
+
+long CpuinfoMhzAsKhz() {
   std::ifstream in("/proc/cpuinfo");
   std::string line;
   while (std::getline(in, line)) {
@@ -140,6 +148,35 @@ long HostTscKhz() {
     return static_cast<long>(mhz * 1000.0 + 0.5);
   }
   return 0;
+}
+
+#if defined(__x86_64__)
+// TSC ticks against CLOCK_MONOTONIC_RAW over ~20 ms: within ~0.01 % (here 2596.16 MHz vs the
+// kernel's 2596.146), unlike "cpu MHz", which follows frequency scaling on some hosts.
+long MeasureTscKhz() {
+  timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC_RAW, &t0);
+  const uint64_t c0 = __rdtsc();
+  timespec sleep{.tv_sec = 0, .tv_nsec = 20'000'000};
+  nanosleep(&sleep, nullptr);
+  clock_gettime(CLOCK_MONOTONIC_RAW, &t1);
+  const uint64_t c1 = __rdtsc();
+  const double ns = (t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec);
+  if (ns <= 0 || c1 <= c0) return 0;
+  return static_cast<long>((c1 - c0) / ns * 1e6 + 0.5);
+}
+#endif
+
+}  // namespace
+
+long HostTscKhz() {
+  static const long kKhz = [] {
+#if defined(__x86_64__)
+    if (long measured = MeasureTscKhz(); measured > 0) return measured;
+#endif
+    return CpuinfoMhzAsKhz();
+  }();
+  return kKhz;
 }
 
 }  // namespace ktstr::vmm

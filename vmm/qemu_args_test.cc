@@ -116,6 +116,13 @@ TEST(QemuArgsTest, FixedKernelArgs) {
   for (const std::string& a : no_tsc) EXPECT_NE(a.rfind("tsc_early_khz", 0), 0u);
 }
 
+TEST(QemuArgsTest, HostTscIsPlausibleAndStable) {
+  const long khz = HostTscKhz();
+  EXPECT_GT(khz, 100'000);      // > 100 MHz
+  EXPECT_LT(khz, 10'000'000);   // < 10 GHz
+  EXPECT_EQ(HostTscKhz(), khz);  // measured once
+}
+
 TEST(AccelTest, ParseAndDetect) {
   EXPECT_EQ(*ParseAccel("tcg"), Accel::kTcg);
   EXPECT_EQ(*ParseAccel("kvm"), Accel::kKvm);

@@ -15,6 +15,7 @@
 #include "spdlog/spdlog.h"
 #include "vmm/snapshot.h"
 #include "vmm/testing/line_channel.h"
+#include "vmm/qemu_args.h"
 #include "vmm/qemu_vm.h"
 
 namespace ktstr::vmm {
@@ -86,6 +87,19 @@ Stats Summarize(std::vector<double> v) {
   return {v.front(), median, v.back()};
 }
 
+// Proportional set size of a process in MiB (smaps_rollup), or -1.
+double PssMib(pid_t pid) {
+  FILE* f = fopen(absl::StrCat("/proc/", pid, "/smaps_rollup").c_str(), "r");
+  if (f == nullptr) return -1;
+  char line[256];
+  double kb = -1;
+  while (fgets(line, sizeof(line), f) != nullptr) {
+    if (sscanf(line, "Pss: %lf kB", &kb) == 1) break;
+  }
+  fclose(f);
+  return kb < 0 ? -1 : kb / 1024;
+}
+
 // Seconds from launch to the first PONG.
 absl::StatusOr<double> FirstAnswer(const Vm& vm) {
   absl::StatusOr<std::string> pong =
@@ -111,9 +125,9 @@ int Main(int argc, char** argv) {
   VmSpec spec{.kernel_path = o.kernel, .initramfs_path = o.initramfs, .topology = *topology,
               .memory_mb = o.memory_mb, .accel = o.accel, .boot_timeout = absl::Seconds(240)};
   const AccelChoice accel = ResolveAccel(o.accel);
-  printf("topology %s, %d MiB, accelerator %s (%s), %d runs each\n",
+  printf("topology %s, %d MiB, accelerator %s (%s), host TSC %ld kHz, %d runs each\n",
          topology->ToString().c_str(), o.memory_mb, std::string(AccelName(accel.accel)).c_str(),
-         accel.reason.c_str(), o.runs);
+         accel.reason.c_str(), HostTscKhz(), o.runs);
 
   std::vector<double> cold;
   for (int i = 0; i < o.runs; ++i) {
@@ -153,7 +167,7 @@ int Main(int argc, char** argv) {
       fprintf(stderr, "restore %d: %s\n", i, t.status().ToString().c_str());
       return 1;
     }
-    printf("  restore run %d: %.3f s\n", i + 1, *t);
+    printf("  restore run %d: %.3f s  (clone Pss %.0f MiB)\n", i + 1, *t, PssMib((*clone)->pid()));
     restore.push_back(*t);
   }
   const Stats c = Summarize(cold), r = Summarize(restore);
