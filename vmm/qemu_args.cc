@@ -72,15 +72,14 @@ absl::StatusOr<std::vector<std::string>> BuildQemuArgs(const VmSpec& spec,
   if (absl::Status s = ValidateMemory(t, spec.memory_mb); !s.ok()) return s;
   if (static_cast<int>(inst.ram_files.size()) != t.numa_nodes) {
     return absl::InvalidArgumentError(absl::StrCat("need one RAM file per NUMA node (",
-                                                   t.numa_nodes, "), got ",
-                                                   inst.ram_files.size()));
+                                                   t.numa_nodes, "), got ", inst.ram_files.size()));
   }
   const bool kvm = inst.accel == Accel::kKvm;
   const int max_apic = MaxApicId(t);
   if (max_apic > 254 && !kvm) {
-    return absl::UnimplementedError(absl::StrCat(
-        "topology ", t.ToString(), " needs APIC id ", max_apic,
-        " > 254, which requires x2APIC; QEMU 7.2's TCG has none (use KVM)"));
+    return absl::UnimplementedError(
+        absl::StrCat("topology ", t.ToString(), " needs APIC id ", max_apic,
+                     " > 254, which requires x2APIC; QEMU 7.2's TCG has none (use KVM)"));
   }
 
   std::vector<std::string> a = {spec.qemu_binary};
@@ -100,12 +99,11 @@ absl::StatusOr<std::vector<std::string>> BuildQemuArgs(const VmSpec& spec,
 
   const int node_mb = spec.memory_mb / t.numa_nodes;
   for (int n = 0; n < t.numa_nodes; ++n) {
-    add({"-object", absl::StrCat("memory-backend-file,id=ram", n, ",size=", node_mb,
-                                 "M,mem-path=", inst.ram_files[n],
-                                 ",share=", inst.share_ram ? "on" : "off")});
+    add({"-object", absl::StrCat("memory-backend-file,id=ram", n, ",size=", node_mb, "M,mem-path=",
+                                 inst.ram_files[n], ",share=", inst.share_ram ? "on" : "off")});
     const int first = n * t.CpusPerNode();
-    add({"-numa", absl::StrCat("node,nodeid=", n, ",cpus=", first, "-",
-                               first + t.CpusPerNode() - 1, ",memdev=ram", n)});
+    add({"-numa", absl::StrCat("node,nodeid=", n, ",cpus=", first, "-", first + t.CpusPerNode() - 1,
+                               ",memdev=ram", n)});
   }
   for (int i = 0; i < t.numa_nodes; ++i) {
     for (int j = 0; j < t.numa_nodes; ++j) {
@@ -124,10 +122,10 @@ absl::StatusOr<std::vector<std::string>> BuildQemuArgs(const VmSpec& spec,
   // the stream from killing QEMU.
   add({"-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console"});
   add({"-device", "virtio-serial-pci,id=vser0"});
-  add({"-chardev", absl::StrCat("socket,id=agent,path=", inst.channel_socket,
-                                ",server=on,wait=off")});
-  add({"-device", absl::StrCat("virtserialport,bus=vser0.0,chardev=agent,name=",
-                               config::kChannelPortName)});
+  add({"-chardev",
+       absl::StrCat("socket,id=agent,path=", inst.channel_socket, ",server=on,wait=off")});
+  add({"-device",
+       absl::StrCat("virtserialport,bus=vser0.0,chardev=agent,name=", config::kChannelPortName)});
   add({"-qmp", absl::StrCat("unix:", inst.qmp_socket, ",server=on,wait=off")});
   if (inst.incoming) add({"-incoming", "defer"});
   return a;

@@ -118,8 +118,8 @@ TEST(QemuArgsTest, FixedKernelArgs) {
 
 TEST(QemuArgsTest, HostTscIsPlausibleAndStable) {
   const long khz = HostTscKhz();
-  EXPECT_GT(khz, 100'000);      // > 100 MHz
-  EXPECT_LT(khz, 10'000'000);   // < 10 GHz
+  EXPECT_GT(khz, 100'000);       // > 100 MHz
+  EXPECT_LT(khz, 10'000'000);    // < 10 GHz
   EXPECT_EQ(HostTscKhz(), khz);  // measured once
 }
 

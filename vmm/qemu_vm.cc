@@ -67,7 +67,7 @@ absl::StatusOr<std::unique_ptr<QemuVm>> QemuVm::Boot(const VmSpec& spec, BootFai
 }
 
 absl::StatusOr<std::unique_ptr<QemuVm>> QemuVm::Launch(const VmSpec& spec,
-                                               const LaunchOptions& options) {
+                                                       const LaunchOptions& options) {
   if (absl::Status s = spec.Validate(); !s.ok()) return s;
   std::unique_ptr<QemuVm> vm(new QemuVm());
   vm->spec_ = spec;
@@ -101,10 +101,9 @@ absl::StatusOr<std::unique_ptr<QemuVm>> QemuVm::Launch(const VmSpec& spec,
     }
   }
 
-  absl::StatusOr<std::unique_ptr<ConsoleLog>> log =
-      ConsoleLog::Create(spec.console_log_path.empty() ? vm->dir_ + "/console.log"
-                                                       : spec.console_log_path,
-                         config::kConsoleLogFileLimit);
+  absl::StatusOr<std::unique_ptr<ConsoleLog>> log = ConsoleLog::Create(
+      spec.console_log_path.empty() ? vm->dir_ + "/console.log" : spec.console_log_path,
+      config::kConsoleLogFileLimit);
   if (!log.ok()) return log.status();
   vm->console_ = std::move(*log);
 
@@ -153,8 +152,8 @@ absl::StatusOr<std::unique_ptr<QemuVm>> QemuVm::Launch(const VmSpec& spec,
   // Connect to QMP; give up early if QEMU exits (bad arguments end up in its stderr).
   const absl::Time qmp_deadline = absl::Now() + config::kQmpConnectTimeout;
   while (true) {
-    absl::StatusOr<std::unique_ptr<QmpClient>> qmp =
-        QmpClient::Connect(vm->qmp_socket_, std::min(qmp_deadline, absl::Now() + absl::Milliseconds(200)));
+    absl::StatusOr<std::unique_ptr<QmpClient>> qmp = QmpClient::Connect(
+        vm->qmp_socket_, std::min(qmp_deadline, absl::Now() + absl::Milliseconds(200)));
     if (qmp.ok()) {
       vm->qmp_ = std::move(*qmp);
       break;
@@ -165,9 +164,9 @@ absl::StatusOr<std::unique_ptr<QemuVm>> QemuVm::Launch(const VmSpec& spec,
       exited = vm->exited_;
     }
     if (exited || absl::Now() >= qmp_deadline) {
-      return absl::UnavailableError(absl::StrCat(
-          "QEMU did not come up (", qmp.status().message(), ")\n--- qemu stderr ---\n",
-          Tail(vm->QemuStderr(), 2048)));
+      return absl::UnavailableError(absl::StrCat("QEMU did not come up (", qmp.status().message(),
+                                                 ")\n--- qemu stderr ---\n",
+                                                 Tail(vm->QemuStderr(), 2048)));
     }
   }
   return vm;
@@ -250,7 +249,8 @@ void QemuVm::MonitorLoop() {
       exited_ = true;
       state_ = kill_requested_ ? VmState::kKilled : VmState::kExited;
       detector_.Finish();
-      spdlog::info("vmm: qemu pid {} {} (status {:#x})", pid_, std::string(VmStateName(state_)), status);
+      spdlog::info("vmm: qemu pid {} {} (status {:#x})", pid_, std::string(VmStateName(state_)),
+                   status);
       return;
     }
     if (absl::Now() >= lifetime_end) {
@@ -322,10 +322,8 @@ absl::Status QemuVm::WaitReady(absl::Time deadline, BootFailure* failure) {
     crashes = detector_.events();
   }
   if (failure != nullptr) {
-    *failure = BootFailure{.kind = kind,
-                           .console = ConsoleText(),
-                           .qemu_stderr = QemuStderr(),
-                           .crashes = crashes};
+    *failure = BootFailure{
+        .kind = kind, .console = ConsoleText(), .qemu_stderr = QemuStderr(), .crashes = crashes};
   }
   spdlog::warn("vmm: qemu pid {} boot failed: {}", pid_, std::string(BootFailureKindName(kind)));
   switch (kind) {
@@ -335,8 +333,8 @@ absl::Status QemuVm::WaitReady(absl::Time deadline, BootFailure* failure) {
     case BootFailureKind::kCrashed:
       return absl::AbortedError(FailureMessage("guest crashed before ready", *this, crashes));
     default:
-      return absl::AbortedError(FailureMessage("QEMU exited before the guest was ready", *this,
-                                               crashes));
+      return absl::AbortedError(
+          FailureMessage("QEMU exited before the guest was ready", *this, crashes));
   }
 }
 
@@ -365,8 +363,8 @@ std::vector<CrashReport> QemuVm::Crashes() const {
   }
   std::vector<CrashReport> out;
   for (CrashEvent& e : events) {
-    const uint64_t begin = e.offset > config::kCrashContextBytes
-                               ? e.offset - config::kCrashContextBytes : 0;
+    const uint64_t begin =
+        e.offset > config::kCrashContextBytes ? e.offset - config::kCrashContextBytes : 0;
     std::string context = console_->Excerpt(begin, e.offset + config::kCrashContextBytes);
     out.push_back(CrashReport{.event = std::move(e), .context = std::move(context)});
   }
@@ -399,8 +397,7 @@ void QemuVm::MarkPaused() {
   if (!exited_) state_ = VmState::kPaused;
 }
 
-absl::StatusOr<std::unique_ptr<Vm>> QemuLauncher::Boot(const VmSpec& spec,
-                                                      BootFailure* failure) {
+absl::StatusOr<std::unique_ptr<Vm>> QemuLauncher::Boot(const VmSpec& spec, BootFailure* failure) {
   absl::StatusOr<std::unique_ptr<QemuVm>> vm = QemuVm::Boot(spec, failure);
   if (!vm.ok()) return vm.status();
   return std::unique_ptr<Vm>(std::move(*vm));

@@ -55,9 +55,9 @@ absl::StatusOr<std::unique_ptr<Snapshot>> Snapshot::Take(std::unique_ptr<QemuVm>
     unlink(snap->state_file_.c_str());
     return s;
   }
-  absl::StatusOr<std::string> status = PollWhile([&] { return qmp.QueryMigrateStatus(); },
-                                                 {"setup", "active", "device", "none"}, deadline,
-                                                 "migration");
+  absl::StatusOr<std::string> status =
+      PollWhile([&] { return qmp.QueryMigrateStatus(); }, {"setup", "active", "device", "none"},
+                deadline, "migration");
   if (!status.ok() || *status != "completed") {
     unlink(snap->state_file_.c_str());
     return status.ok() ? absl::InternalError(absl::StrCat("migration ended ", *status))

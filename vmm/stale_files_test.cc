@@ -26,8 +26,8 @@ pid_t DeadPid() {
 }
 
 TEST(StaleFilesTest, RemovesOnlyFilesOfDeadOwners) {
-  const std::string root = absl::StrCat(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp",
-                                        "/stale_", getpid());
+  const std::string root =
+      absl::StrCat(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp", "/stale_", getpid());
   const std::string work = root + "/work", ram = root + "/ram";
   ASSERT_EQ(mkdir(root.c_str(), 0700), 0);
   ASSERT_EQ(mkdir(work.c_str(), 0700), 0);

@@ -21,10 +21,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
+#include "vmm/qemu_vm.h"
 #include "vmm/snapshot.h"
 #include "vmm/stale_files.h"
 #include "vmm/testing/line_channel.h"
-#include "vmm/qemu_vm.h"
 
 namespace ktstr::vmm {
 namespace {
@@ -174,8 +174,9 @@ std::vector<std::string> PresetsToBoot() {
 
 INSTANTIATE_TEST_SUITE_P(Presets, VmTopologyTest, ::testing::ValuesIn(PresetsToBoot()),
                          [](const auto& info) {
-                           std::string name = info.param;  // gtest names: no '-' 
-                           for (char& c : name) if (c == '-') c = '_';
+                           std::string name = info.param;  // gtest names: no '-'
+                           for (char& c : name)
+                             if (c == '-') c = '_';
                            return name;
                          });
 
@@ -253,7 +254,8 @@ TEST(VmOwnerHelper, DISABLED_LaunchAndWaitToBeKilled) {
   const char* fd_text = getenv("KTSTR_OWNER_HELPER_FD");
   int fd = -1;
   if (fd_text == nullptr || !absl::SimpleAtoi(fd_text, &fd)) GTEST_SKIP() << "helper only";
-  absl::StatusOr<std::unique_ptr<QemuVm>> vm = QemuVm::Launch(SpecFor(*FindPreset("tiny-1llc")), {});
+  absl::StatusOr<std::unique_ptr<QemuVm>> vm =
+      QemuVm::Launch(SpecFor(*FindPreset("tiny-1llc")), {});
   ASSERT_TRUE(vm.ok()) << vm.status();
   const std::string msg = absl::StrCat((*vm)->pid(), " ", (*vm)->ram_files()[0], "\n");
   ASSERT_EQ(write(fd, msg.data(), msg.size()), static_cast<ssize_t>(msg.size()));

@@ -62,8 +62,7 @@ void FakeVm::Exit() {
 
 class FakeTemplate final : public VmTemplate {
  public:
-  FakeTemplate(FakeLauncher* launcher, VmSpec spec)
-      : launcher_(launcher), spec_(std::move(spec)) {}
+  FakeTemplate(FakeLauncher* launcher, VmSpec spec) : launcher_(launcher), spec_(std::move(spec)) {}
   absl::StatusOr<std::unique_ptr<Vm>> StartClone() const override {
     return launcher_->Start(spec_, nullptr, /*clone=*/true, taken_at_);
   }
@@ -107,9 +106,9 @@ absl::StatusOr<std::unique_ptr<Vm>> FakeLauncher::Start(const VmSpec& spec, Boot
                ? absl::DeadlineExceededError("fake boot timed out")
                : absl::AbortedError(absl::StrCat("fake boot failed: ", BootFailureKindName(fail)));
   }
-  auto vm = std::make_unique<FakeVm>(
-      spec, absl::StrCat("/tmp/ktstr_fakevm_", getpid(), "_", id, ".sock"),
-      clone ? "" : absl::StrCat(config::kReadyMarker, "\n"));
+  auto vm =
+      std::make_unique<FakeVm>(spec, absl::StrCat("/tmp/ktstr_fakevm_", getpid(), "_", id, ".sock"),
+                               clone ? "" : absl::StrCat(config::kReadyMarker, "\n"));
   if (clone) vm->set_snapshot_taken_at(taken_at);
   return std::unique_ptr<Vm>(std::move(vm));
 }

@@ -62,8 +62,8 @@ class FakeLauncher final : public VmLauncher {
 
  private:
   friend class FakeTemplate;
-  absl::StatusOr<std::unique_ptr<Vm>> Start(const VmSpec& spec, BootFailure* failure,
-                                            bool clone, absl::Time taken_at);
+  absl::StatusOr<std::unique_ptr<Vm>> Start(const VmSpec& spec, BootFailure* failure, bool clone,
+                                            absl::Time taken_at);
 
   mutable absl::Mutex mu_;
   std::deque<BootFailureKind> failures_ ABSL_GUARDED_BY(mu_);

@@ -13,10 +13,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "spdlog/spdlog.h"
-#include "vmm/snapshot.h"
-#include "vmm/testing/line_channel.h"
 #include "vmm/qemu_args.h"
 #include "vmm/qemu_vm.h"
+#include "vmm/snapshot.h"
+#include "vmm/testing/line_channel.h"
 
 namespace ktstr::vmm {
 namespace {
@@ -122,8 +122,12 @@ int Main(int argc, char** argv) {
     fprintf(stderr, "%s\n", topology.status().ToString().c_str());
     return 2;
   }
-  VmSpec spec{.kernel_path = o.kernel, .initramfs_path = o.initramfs, .topology = *topology,
-              .memory_mb = o.memory_mb, .accel = o.accel, .boot_timeout = absl::Seconds(240)};
+  VmSpec spec{.kernel_path = o.kernel,
+              .initramfs_path = o.initramfs,
+              .topology = *topology,
+              .memory_mb = o.memory_mb,
+              .accel = o.accel,
+              .boot_timeout = absl::Seconds(240)};
   const AccelChoice accel = ResolveAccel(o.accel);
   printf("topology %s, %d MiB, accelerator %s (%s), host TSC %ld kHz, %d runs each\n",
          topology->ToString().c_str(), o.memory_mb, std::string(AccelName(accel.accel)).c_str(),
