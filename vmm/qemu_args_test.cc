@@ -62,6 +62,9 @@ TEST(QemuArgsTest, SmtTopologyMapsLlcsToDies) {
   EXPECT_TRUE(Has(*argv, "-smp", "8,sockets=1,dies=2,cores=2,threads=2"));
   EXPECT_TRUE(Has(*argv, "-numa", "node,nodeid=0,cpus=0-7,memdev=ram0"));
   EXPECT_TRUE(Has(*argv, "-accel", "tcg,thread=single"));
+  VmSpec multi = Spec(*FindPreset("smt-2llc"), 1024);
+  multi.tcg_multi_thread = true;
+  EXPECT_TRUE(Has(*BuildQemuArgs(multi, Instance(1)), "-accel", "tcg,thread=multi"));
   EXPECT_TRUE(Has(*argv, "-cpu", "qemu64,vendor=GenuineIntel,l3-cache=on"));
   EXPECT_TRUE(Has(*argv, "-object",
                   "memory-backend-file,id=ram0,size=1024M,mem-path=/dev/shm/t-node0.ram,share=on"));
