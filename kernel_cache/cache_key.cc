@@ -30,6 +30,8 @@ std::string SanitizeKeyPart(absl::string_view part) {
     unsigned char u = static_cast<unsigned char>(c);
     if (c == '/' || std::isspace(u) || !std::isprint(u)) c = '_';
   }
+  // A leading '.' would make the key a hidden name (temporary and lock directories).
+  if (!out.empty() && out[0] == '.') out[0] = '_';
   return out;
 }
 

@@ -24,7 +24,7 @@ std::string HostArch();
 std::string ImageRelPathForArch(absl::string_view arch);
 
 // Replaces characters that may not appear in a directory name ('/', whitespace, control
-// characters) with '_'. Versions such as "7.3.4+deb13-cloud-amd64" pass unchanged.
+// characters) and a leading '.' with '_'. Versions such as "7.3.4+deb13-cloud-amd64" pass unchanged.
 std::string SanitizeKeyPart(absl::string_view part);
 
 std::string TarballKey(absl::string_view version, absl::string_view arch, absl::string_view kc);

@@ -271,15 +271,15 @@ int Main(int argc, char** argv) {
     }
   }
   if (rest.empty()) return UsageError("no command");
-  if (cache_dir.empty()) {
-    absl::StatusOr<std::string> root = DefaultKernelCacheRoot(RealEnv());
-    if (!root.ok()) return Fail(root.status());
-    cache_dir = *root;
-  }
   const std::string cmd = rest[0];
   std::vector<std::string> cmd_args(rest.begin() + 1, rest.end());
   if (cmd != "list" && cmd != "import" && cmd != "clean" && cmd != "build" && cmd != "discover") {
     return UsageError(absl::StrCat("unknown command ", cmd));
+  }
+  if (cache_dir.empty()) {
+    absl::StatusOr<std::string> root = DefaultKernelCacheRoot(RealEnv());
+    if (!root.ok()) return Fail(root.status());
+    cache_dir = *root;
   }
   absl::StatusOr<std::unique_ptr<KernelCache>> cache = KernelCache::Open(cache_dir);
   if (!cache.ok()) return Fail(cache.status());

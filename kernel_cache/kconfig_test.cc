@@ -1,0 +1,71 @@
+#include "kernel_cache/kconfig.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace ktstr::kcache {
+namespace {
+
+TEST(KconfigTest, Crc32IsZlibsPolynomial) {
+  EXPECT_EQ(Crc32("123456789"), 0xcbf43926u);  // the standard check value
+  EXPECT_EQ(Crc32Hex("123456789"), "cbf43926");
+  EXPECT_EQ(Crc32Hex(""), "00000000");
+}
+
+TEST(KconfigTest, ParsesSetUnsetAndValues) {
+  KconfigValues v = ParseKconfig(
+      "#\n# comment\nCONFIG_A=y\nCONFIG_B=m\n# CONFIG_C is not set\nCONFIG_HZ=250\n"
+      "CONFIG_S=\"x=y\"\ngarbage\nCONFIG_=y\n");
+  EXPECT_EQ(v["A"], "y");
+  EXPECT_EQ(v["B"], "m");
+  EXPECT_EQ(v["C"], "n");
+  EXPECT_EQ(v["HZ"], "250");
+  EXPECT_EQ(v["S"], "\"x=y\"");
+  EXPECT_EQ(v.size(), 5u);
+}
+
+TEST(KconfigTest, MissingRequiredNamesEachOptionNotY) {
+  KconfigValues v;
+  for (const std::string& o : RequiredOptions()) v[o] = "y";
+  EXPECT_TRUE(MissingRequiredOptions(v).empty());
+  v["SCHED_CLASS_EXT"] = "n";
+  v.erase("DEBUG_INFO_BTF");
+  v["VIRTIO_CONSOLE"] = "m";  // a module is not enough: the guest loads none
+  EXPECT_EQ(MissingRequiredOptions(v),
+            (std::vector<std::string>{"CONFIG_SCHED_CLASS_EXT", "CONFIG_DEBUG_INFO_BTF",
+                                      "CONFIG_VIRTIO_CONSOLE"}));
+}
+
+TEST(KconfigTest, FragmentSetsEveryRequiredOptionAndHashesItsText) {
+  KconfigValues frag = ParseKconfig(KtstrKconfigFragment());
+  EXPECT_TRUE(MissingRequiredOptions(frag).empty());
+  EXPECT_EQ(KtstrKconfigHash(), Crc32Hex(KtstrKconfigFragment()));
+  EXPECT_TRUE(HasSchedExt(frag));
+  // Off on purpose: they distort scheduling timing.
+  EXPECT_EQ(frag["PROVE_LOCKING"], "n");
+  EXPECT_EQ(frag["PSI"], "n");
+}
+
+TEST(KconfigTest, EveryFragmentOptionIsExplained) {
+  // Each CONFIG_ line sits in a block whose first line is a comment saying why.
+  absl::string_view text = KtstrKconfigFragment();
+  bool in_explained_block = false;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == absl::string_view::npos) end = text.size();
+    absl::string_view line = text.substr(start, end - start);
+    start = end + 1;
+    if (line.empty()) {
+      in_explained_block = false;
+    } else if (absl::StartsWith(line, "CONFIG_") || absl::StrContains(line, " is not set")) {
+      EXPECT_TRUE(in_explained_block) << "no reason given above: " << line;
+    } else if (absl::StartsWith(line, "# ")) {
+      in_explained_block = true;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace ktstr::kcache
