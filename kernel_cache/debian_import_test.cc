@@ -71,6 +71,21 @@ TEST(DebianImportTest, DefaultDirImportsAndDiscoveryFindsItWithNoFlags) {
   EXPECT_EQ(k->boot_path(), r->entry.vmlinux_path());
 }
 
+TEST(DebianImportTest, SetupDefaultKernelImportIsLazyAndIdempotent) {
+  if (!IsRegularFile(KtstrCache() + "/debian/default/vmlinuz")) GTEST_SKIP() << "run tools/setup";
+  std::string tmp = testing::NewTempDir();
+  auto cache = KernelCache::Open(tmp + "/kernels");
+  ASSERT_TRUE(cache.ok());
+  absl::StatusOr<ImportResult> first = ImportSetupDefaultKernel(**cache, KtstrCache());
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->already_cached);
+  absl::StatusOr<ImportResult> second = ImportSetupDefaultKernel(**cache, KtstrCache());
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(second->already_cached);
+  EXPECT_EQ(second->entry.key, first->entry.key);
+  EXPECT_TRUE(absl::IsNotFound(ImportSetupDefaultKernel(**cache, tmp + "/nowhere").status()));
+}
+
 TEST(DebianImportTest, LinuxBinaryDebImportsWithItsLinuxBaseCompanion) {
   std::string deb = FindDeb("linux-binary-");
   if (deb.empty()) GTEST_SKIP() << "no linux-binary-*.deb in " << KtstrCache() << "/apt/archives: run tools/setup";

@@ -184,4 +184,13 @@ absl::StatusOr<ImportResult> ImportPath(const KernelCache& cache, const std::str
       "directory with an unpacked Debian kernel"));
 }
 
+absl::StatusOr<ImportResult> ImportSetupDefaultKernel(const KernelCache& cache,
+                                                      const std::string& ktstr_cache_dir) {
+  const std::string dir = absl::StrCat(ktstr_cache_dir, "/debian/default");
+  if (!IsDirectory(dir)) {
+    return absl::NotFoundError(absl::StrCat("no default kernel at ", dir, "; run tools/setup"));
+  }
+  return ImportDebianDir(cache, dir, {});
+}
+
 }  // namespace ktstr::kcache

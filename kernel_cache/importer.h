@@ -46,6 +46,13 @@ absl::StatusOr<ImportResult> ImportDebianPackages(const KernelCache& cache,
 absl::StatusOr<ImportResult> ImportPath(const KernelCache& cache, const std::string& path,
                                         const ImportOptions& options);
 
+// The default kernel tools/setup leaves in <ktstr_cache_dir>/debian/default: imported when
+// not cached yet (cheap when it is: only the config is hashed). ktstrd calls this at
+// startup, so a machine where tools/setup could not run the import still finds the kernel.
+// NotFound when tools/setup has not fetched a kernel.
+absl::StatusOr<ImportResult> ImportSetupDefaultKernel(const KernelCache& cache,
+                                                      const std::string& ktstr_cache_dir);
+
 }  // namespace ktstr::kcache
 
 #endif  // KTSTR_KERNEL_CACHE_IMPORTER_H_
