@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "kernel_cache/cache_key.h"
 #include "kernel_cache/fs_util.h"
@@ -23,6 +24,9 @@ namespace {
 constexpr char kLogName[] = "ktstr-build.log";
 // Number of compile lines of the last successful build, for the next build's progress bar.
 constexpr char kLineCountName[] = ".ktstr-build-objects";
+// "<crc of the .config we produced> <crc of the user's .config or ->": lets the next build
+// tell our own generated .config from one the user wrote (only the latter is in the key).
+constexpr char kConfigMarkerName[] = ".ktstr-build-config";
 
 struct GitState {
   bool is_git = false;
@@ -62,7 +66,8 @@ class Builder {
   absl::Status Make(const std::vector<std::string>& args, absl::Duration timeout,
                     BuildPhase phase, int64_t total_objects);
   absl::Status Configure();
-  std::string ComputeKey(const GitState& g, bool had_config) const;
+  std::optional<std::string> UserConfigCrc() const;
+  std::string ComputeKey(const GitState& g) const;
 
   const KernelCache& cache_;
   const BuildOptions& o_;
@@ -105,11 +110,10 @@ absl::Status Builder::Configure() {
   if (o_.clean) {
     if (absl::Status s = Make({"mrproper"}, config::kMakeConfigTimeout, BuildPhase::kConfigure, 0); !s.ok()) return s;
   }
-  if (IsRegularFile(config)) {
-    absl::StatusOr<std::string> crc = FileCrc32Hex(config);
-    if (crc.ok()) user_config_crc_ = *crc;
-  } else if (absl::Status s = Make({"defconfig"}, config::kMakeConfigTimeout, BuildPhase::kConfigure, 0); !s.ok()) {
-    return s;
+  if (!IsRegularFile(config)) {
+    if (absl::Status s = Make({"defconfig"}, config::kMakeConfigTimeout, BuildPhase::kConfigure, 0); !s.ok()) {
+      return s;
+    }
   }
   absl::StatusOr<std::string> text = ReadFileToString(config);
   if (!text.ok()) return text.status();
@@ -132,12 +136,26 @@ absl::Status Builder::Configure() {
   return absl::OkStatus();
 }
 
-std::string Builder::ComputeKey(const GitState& g, bool had_config) const {
+std::optional<std::string> Builder::UserConfigCrc() const {
+  absl::StatusOr<std::string> crc = FileCrc32Hex(o_.source_dir + "/.config");
+  if (o_.clean || !crc.ok()) return std::nullopt;  // mrproper drops it; none exists
+  absl::StatusOr<std::string> marker = ReadFileToString(absl::StrCat(o_.source_dir, "/", kConfigMarkerName));
+  if (marker.ok()) {
+    std::vector<std::string> parts = absl::StrSplit(absl::StripAsciiWhitespace(*marker), ' ');
+    if (parts.size() == 2 && parts[0] == *crc) {
+      if (parts[1] == "-") return std::nullopt;
+      return parts[1];
+    }
+  }
+  return *crc;
+}
+
+std::string Builder::ComputeKey(const GitState& g) const {
   if (o_.key_override) return *o_.key_override;
   const std::string kc = Crc32Hex(KtstrKconfigFragment());
   if (!g.is_git) return LocalUnknownKey(o_.source_dir, HostArch(), kc);
   std::optional<absl::string_view> cfg;
-  if (had_config && user_config_crc_) cfg = *user_config_crc_;
+  if (user_config_crc_) cfg = *user_config_crc_;
   return LocalKey(g.hash.substr(0, 7), HostArch(), cfg, kc);
 }
 
@@ -147,20 +165,16 @@ absl::StatusOr<BuildResult> Builder::Run() {
   }
   BuildResult result;
   GitState git = o_.key_override ? GitState{} : ReadGitState(o_.source_dir);
-  bool had_config = IsRegularFile(o_.source_dir + "/.config") && !o_.clean;
+  user_config_crc_ = UserConfigCrc();
   // A clean git tree with a known key may already be cached.
   if (!o_.force && (o_.key_override || (git.is_git && !git.dirty))) {
-    if (had_config) {
-      if (auto crc = FileCrc32Hex(o_.source_dir + "/.config"); crc.ok()) user_config_crc_ = *crc;
-    }
-    if (auto hit = cache_.Get(ComputeKey(git, had_config)); hit.ok() && !hit->stale_fragment) {
+    if (auto hit = cache_.Get(ComputeKey(git)); hit.ok() && !hit->stale_fragment) {
       result.cache_hit = result.stored = true;
       result.entry = *hit;
       result.image_path = hit->image_path();
       result.vmlinux_path = hit->vmlinux_path();
       return result;
     }
-    user_config_crc_.reset();
   }
   (void)RemoveTree(log_);
   if (absl::Status s = Configure(); !s.ok()) return s;
@@ -173,6 +187,10 @@ absl::StatusOr<BuildResult> Builder::Run() {
                             config::kMakeBuildTimeout, BuildPhase::kCompile, expected);
       !s.ok()) {
     return s;
+  }
+  if (absl::StatusOr<std::string> final_crc = FileCrc32Hex(o_.source_dir + "/.config"); final_crc.ok()) {
+    (void)WriteStringToFile(absl::StrCat(o_.source_dir, "/", kConfigMarkerName),
+                            absl::StrCat(*final_crc, " ", user_config_crc_.value_or("-"), "\n"));
   }
   result.image_path = absl::StrCat(o_.source_dir, "/", ImageRelPathForArch(HostArch()));
   result.vmlinux_path = o_.source_dir + "/vmlinux";
@@ -204,7 +222,7 @@ absl::StatusOr<BuildResult> Builder::Run() {
     m.sched_ext = values.ok() && HasSchedExt(*values);
     StagedKernel files{result.image_path, IsRegularFile(result.vmlinux_path) ? result.vmlinux_path : "",
                        o_.source_dir + "/.config"};
-    absl::StatusOr<CacheEntry> e = cache_.Store(ComputeKey(git, had_config), files, std::move(m));
+    absl::StatusOr<CacheEntry> e = cache_.Store(ComputeKey(git), files, std::move(m));
     if (!e.ok()) return e.status();
     result.entry = *std::move(e);
     result.stored = true;
