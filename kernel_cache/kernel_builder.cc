@@ -178,6 +178,13 @@ absl::StatusOr<BuildResult> Builder::Run() {
   }
   (void)RemoveTree(log_);
   if (absl::Status s = Configure(); !s.ok()) return s;
+  if (o_.configure_only) {
+    (void)RemoveTree(log_);
+    result.not_stored_reason = "configure only: the fragment applied and every required option is set";
+    result.elapsed = absl::Now() - start_;
+    Report(BuildPhase::kDone, 0, 0, result.not_stored_reason);
+    return result;
+  }
   int64_t expected = 0;
   if (auto n = ReadFileToString(absl::StrCat(o_.source_dir, "/", kLineCountName)); n.ok()) {
     (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(*n), &expected);

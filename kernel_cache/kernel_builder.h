@@ -44,6 +44,7 @@ struct BuildOptions {
   bool force = false;        // rebuild even when the key is cached
   bool clean = false;        // `make mrproper` first (drops a user .config!)
   int jobs = 0;              // make -j; 0 = number of online CPUs
+  bool configure_only = false;  // stop after the required-options check (no compile, no store)
   ProgressFn progress;       // may be empty
   // Set by the version builds (kernel_source.h): the tree is a fetched source, stored under
   // this key with this source kind regardless of git state.

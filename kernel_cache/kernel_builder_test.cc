@@ -156,6 +156,18 @@ TEST_F(KernelBuilderTest, UserConfigIsKeptAndPartOfTheKey) {
   EXPECT_EQ(again->entry.key, r->entry.key);
 }
 
+TEST_F(KernelBuilderTest, ConfigureOnlyChecksWithoutCompiling) {
+  BuildOptions o;
+  o.source_dir = tree_;
+  o.configure_only = true;
+  absl::StatusOr<BuildResult> r = BuildSourceTree(*cache_, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->stored);
+  EXPECT_FALSE(PathExists(tree_ + "/arch/x86/boot/bzImage"));
+  EXPECT_TRUE(absl::StrContains(*ReadFileToString(tree_ + "/.config"), "CONFIG_SCHED_CLASS_EXT=y"));
+  EXPECT_TRUE(cache_->List().empty());
+}
+
 TEST_F(KernelBuilderTest, NotAKernelTree) {
   BuildOptions o;
   o.source_dir = base_;

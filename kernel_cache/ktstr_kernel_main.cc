@@ -46,6 +46,7 @@ Commands:
       VERSION                X.Y or X.Y.Z: Debian's linux-source-X.Y (via the private apt
                              tree tools/setup made), else a kernel.org tarball
       --force                rebuild even when cached    --clean   make mrproper first
+      --configure-only       stop after configuring and checking the required options
       -j N                   parallel make jobs (default: all CPUs)
   clean [--keep N] [--corrupt-only]
                            Remove entries (keep the newest N valid ones); kernels in use
@@ -216,6 +217,7 @@ int Build(const KernelCache& cache, const std::vector<std::string>& args) {
     const std::string& a = args[i];
     if (a == "--force") o.force = true;
     else if (a == "--clean") o.clean = true;
+    else if (a == "--configure-only") o.configure_only = true;
     else if (a == "--source" && i + 1 < args.size()) o.source_dir = args[++i];
     else if (a == "-j" && i + 1 < args.size() && absl::SimpleAtoi(args[i + 1], &o.jobs)) ++i;
     else if (a.rfind("-", 0) == 0) return UsageError(absl::StrCat("build: unknown option ", a));
@@ -238,6 +240,7 @@ int Build(const KernelCache& cache, const std::vector<std::string>& args) {
   }
   if (r->cache_hit) std::cout << "cache hit: " << r->entry.key << "\n";
   else if (r->stored) std::cout << "built and cached in " << absl::FormatDuration(absl::Trunc(r->elapsed, absl::Seconds(1))) << ": " << r->entry.key << "\n";
+  else if (o.configure_only) std::cout << r->not_stored_reason << " (" << (version.empty() ? o.source_dir : version) << ")\n";
   else std::cout << "built in " << absl::FormatDuration(absl::Trunc(r->elapsed, absl::Seconds(1))) << ", not cached: " << r->not_stored_reason << "\n  image " << r->image_path << "\n";
   return 0;
 }
