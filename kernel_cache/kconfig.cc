@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -88,6 +89,18 @@ std::vector<std::string> MissingRequiredOptions(const KconfigValues& values) {
     if (it == values.end() || it->second != "y") missing.push_back(absl::StrCat("CONFIG_", name));
   }
   return missing;
+}
+
+std::vector<std::string> UnappliedFragmentOptions(const KconfigValues& fragment,
+                                                  const KconfigValues& values) {
+  std::vector<std::string> out;
+  for (const auto& [name, want] : fragment) {
+    auto it = values.find(name);
+    std::string got = it == values.end() ? "n" : it->second;  // absent means not set
+    if (got != want) out.push_back(absl::StrCat("CONFIG_", name, "=", want, " (got ", got, ")"));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 bool HasSchedExt(const KconfigValues& values) {

@@ -35,6 +35,12 @@ const std::vector<std::string>& RequiredOptions();
 // The required options that are not `y` in `values`, in RequiredOptions() order.
 std::vector<std::string> MissingRequiredOptions(const KconfigValues& values);
 
+// Options the fragment sets (or unsets) that `values` does not honour, as "CONFIG_X=y
+// (got n)": kconfig silently overrides what unmet dependencies forbid. Informational for
+// the optional ones; the required ones fail the build (MissingRequiredOptions).
+std::vector<std::string> UnappliedFragmentOptions(const KconfigValues& fragment,
+                                                  const KconfigValues& values);
+
 // True when CONFIG_SCHED_CLASS_EXT=y.
 bool HasSchedExt(const KconfigValues& values);
 

@@ -126,6 +126,9 @@ absl::Status Builder::Configure() {
   Report(BuildPhase::kVerify, 0, 0, "checking required options");
   absl::StatusOr<KconfigValues> values = ReadKconfigFile(config);
   if (!values.ok()) return values.status();
+  for (const std::string& o : UnappliedFragmentOptions(ParseKconfig(KtstrKconfigFragment()), *values)) {
+    spdlog::warn("ktstr.kconfig option not applied in {}: {}", o_.source_dir, o);
+  }
   std::vector<std::string> missing = MissingRequiredOptions(*values);
   if (!missing.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
