@@ -172,6 +172,11 @@ absl::StatusOr<CacheEntry> KernelCache::FindVersion(const std::string& version) 
   return absl::NotFoundError(absl::StrCat("no cached kernel of version ", version, " in ", layout_.root()));
 }
 
+absl::StatusOr<CacheEntry> KernelCache::Lookup(const std::string& key_or_version) const {
+  if (ClassifyKernelSpec(key_or_version) == KernelSpecKind::kVersion) return FindVersion(key_or_version);
+  return Get(key_or_version);
+}
+
 absl::StatusOr<CacheEntry> KernelCache::Newest() const {
   for (CacheEntry& e : List()) {
     if (e.valid() && !e.stale_fragment) return std::move(e);

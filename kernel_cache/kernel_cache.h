@@ -92,6 +92,9 @@ class KernelCache {
   absl::StatusOr<CacheEntry> Get(const std::string& key) const;
   // Newest valid entry whose version matches `version` (VersionMatches). NotFound otherwise.
   absl::StatusOr<CacheEntry> FindVersion(const std::string& version) const;
+  // A cache key (exact) or a version/prefix ("6.14.2", "7.3"), classified as discovery's
+  // KTSTR_KERNEL is (ClassifyKernelSpec). What ktstr.v1.KernelRef resolves through.
+  absl::StatusOr<CacheEntry> Lookup(const std::string& key_or_version) const;
   // Newest valid entry not built with a different fragment. NotFound when there is none.
   absl::StatusOr<CacheEntry> Newest() const;
 

@@ -109,6 +109,35 @@ TEST_F(KernelCacheTest, FindVersionTakesNewestMatchingComponentPrefix) {
   EXPECT_TRUE(absl::IsNotFound(cache_->FindVersion("6.14.1").status()));
 }
 
+TEST_F(KernelCacheTest, LookupTakesKeysOrVersions) {
+  StoreTestEntry(*cache_, "6.14.2-image-x86_64-kc00000001", "6.14.2", 100);
+  EXPECT_EQ(cache_->Lookup("6.14")->key, "6.14.2-image-x86_64-kc00000001");
+  EXPECT_EQ(cache_->Lookup("6.14.2-image-x86_64-kc00000001")->key, "6.14.2-image-x86_64-kc00000001");
+  EXPECT_TRUE(absl::IsNotFound(cache_->Lookup("6.15").status()));
+  EXPECT_TRUE(absl::IsNotFound(cache_->Lookup("6.15.0-image-x86_64-kc00000001").status()));
+}
+
+TEST_F(KernelCacheTest, ConcurrentStoresOfOneKeyLeaveOneValidEntry) {
+  // Two processes write the same key at once; the flock serialises them.
+  std::vector<pid_t> children;
+  for (int i = 0; i < 2; ++i) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      CacheEntry e = StoreTestEntry(*cache_, "same", absl::StrCat("6.1.", i), 100 + i);
+      _exit(e.valid() ? 0 : 1);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  absl::StatusOr<CacheEntry> got = cache_->Get("same");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(Keys(), std::vector<std::string>{"same"});
+}
+
 TEST_F(KernelCacheTest, StoreReplacesAnExistingEntryAtomically) {
   StoreTestEntry(*cache_, "same", "6.1.0", 100);
   StoreTestEntry(*cache_, "same", "6.1.1", 200);

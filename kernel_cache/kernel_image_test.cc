@@ -2,7 +2,10 @@
 
 #include "gtest/gtest.h"
 #include "kernel_cache/fs_util.h"
+#include "kernel_cache/cache_key.h"
 #include "kernel_cache/importer.h"
+#include "kernel_cache/kconfig.h"
+#include "kernel_cache/subprocess.h"
 #include "kernel_cache/testing/test_files.h"
 
 namespace ktstr::kcache {
@@ -113,6 +116,31 @@ TEST(ImporterTest, ImportsBzImageExtractingVmlinuxAndIsIdempotent) {
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->already_cached);
   EXPECT_EQ(again->entry.key, r->entry.key);
+}
+
+// An older-style linux-image-<rel> package (boot/vmlinuz-<rel>, boot/config-<rel>), built
+// with the real dpkg-deb from small synthetic files.
+TEST(ImporterTest, ImportsALinuxImageDebWithBootLayout) {
+  std::string d = NewTempDir();
+  const std::string rel = "6.1.0-99-amd64";
+  WriteFile(d + "/pkg/DEBIAN/control",
+            "Package: linux-image-6.1.0-99-amd64\nVersion: 1\nArchitecture: amd64\n"
+            "Maintainer: t <t@t>\nDescription: test\n");
+  WriteFile(d + "/pkg/boot/vmlinuz-" + rel, MakeBzImage(rel, MakeElf({{".BTF", "b"}})));
+  WriteFile(d + "/pkg/boot/config-" + rel, "CONFIG_SCHED_CLASS_EXT=y\n");
+  ASSERT_TRUE(RunCommandOk({"dpkg-deb", "--root-owner-group", "-b", d + "/pkg", d + "/img.deb"}).ok());
+  auto cache = KernelCache::Open(d + "/kernels", "0000f00d");
+  ASSERT_TRUE(cache.ok());
+  ImportOptions o;
+  o.scratch_parent = d;
+  absl::StatusOr<ImportResult> r = ImportPath(**cache, d + "/img.deb", o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->entry.metadata.version, rel);
+  EXPECT_EQ(r->entry.metadata.source, KernelSource::kDebian);
+  EXPECT_EQ(r->entry.metadata.source_detail, "img.deb");
+  EXPECT_TRUE(r->entry.metadata.sched_ext);
+  EXPECT_TRUE(r->entry.metadata.has_vmlinux);
+  EXPECT_EQ(r->entry.key, DebianKey(rel, HostArch(), Crc32Hex("CONFIG_SCHED_CLASS_EXT=y\n")));
 }
 
 TEST(ImporterTest, RejectsWhatIsNotAKernel) {
