@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -57,14 +58,29 @@ absl::StatusOr<SourceTree> FetchDebianSource(const std::string& version,
   apt.timeout = config::kAptDownloadTimeout;
   const std::string apt_conf = absl::StrCat(ktstr_cache_dir, "/apt/etc/apt.conf");
   if (IsRegularFile(apt_conf)) apt.env.push_back({"APT_CONFIG", apt_conf});
-  Report(progress, BuildPhase::kFetch, absl::StrCat("apt-get download ", pkg));
-  absl::StatusOr<CommandResult> dl = RunCommandOk({"apt-get", "-q", "download", pkg}, apt);
-  if (!dl.ok()) {
+  // Ask apt which file it would fetch; skip the ~150 MB download when it is already here.
+  // (Run outside `debs`: apt prints nothing for a file already in its working directory.)
+  CommandOptions apt_uris = apt;
+  apt_uris.cwd = build_dir;
+  absl::StatusOr<CommandResult> uris = RunCommandOk({"apt-get", "-q", "download", "--print-uris", pkg}, apt_uris);
+  if (!uris.ok()) {
     return absl::NotFoundError(absl::StrCat("Debian has no ", pkg, " (apt-get download failed): ",
-                                            dl.status().message()));
+                                            uris.status().message()));
   }
-  std::string deb = FindFile(debs, pkg + "_", ".deb");
-  if (deb.empty()) return absl::InternalError(absl::StrCat("apt-get download left no ", pkg, "_*.deb in ", debs));
+  // 'http://.../linux-source-6.12_6.12.117-1_all.deb' linux-source-6.12_6.12.117-1_all.deb 153474904 SHA256:...
+  std::vector<std::string> fields = absl::StrSplit(absl::StripAsciiWhitespace(uris->output_tail), ' ');
+  uint64_t size = 0;
+  if (fields.size() < 3 || !absl::StartsWith(fields[1], pkg + "_") || !absl::SimpleAtoi(fields[2], &size)) {
+    return absl::InternalError(absl::StrCat("unexpected apt-get --print-uris output: ", uris->output_tail));
+  }
+  const std::string deb = fields[1];
+  const std::string deb_path = absl::StrCat(debs, "/", deb);
+  if (!IsRegularFile(deb_path) || TreeSizeBytes(deb_path) != size) {
+    Report(progress, BuildPhase::kFetch, absl::StrCat("apt-get download ", pkg, " (", size >> 20, " MB)"));
+    absl::StatusOr<CommandResult> dl = RunCommandOk({"apt-get", "-q", "download", pkg}, apt);
+    if (!dl.ok()) return dl.status();
+    if (!IsRegularFile(deb_path)) return absl::InternalError(absl::StrCat("apt-get download left no ", deb_path));
+  }
   // linux-source-6.12_6.12.117-1~deb12u1_all.deb -> upstream 6.12.117
   std::string pkg_version = deb.substr(pkg.size() + 1);
   pkg_version = pkg_version.substr(0, pkg_version.find('_'));
@@ -79,7 +95,7 @@ absl::StatusOr<SourceTree> FetchDebianSource(const std::string& version,
     Report(progress, BuildPhase::kUnpack, absl::StrCat("unpacking ", deb));
     (void)RemoveTree(tree);
     if (absl::Status s = MakeDirs(tree); !s.ok()) return s;
-    absl::StatusOr<CommandResult> x = RunCommandOk({"dpkg-deb", "-x", absl::StrCat(debs, "/", deb), tree + "/pkg"});
+    absl::StatusOr<CommandResult> x = RunCommandOk({"dpkg-deb", "-x", deb_path, tree + "/pkg"});
     if (!x.ok()) return x.status();
     std::string tarball = FindFile(tree + "/pkg/usr/src", pkg, ".tar.xz");
     if (tarball.empty()) return absl::InternalError(absl::StrCat(deb, " holds no ", pkg, ".tar.xz"));
