@@ -218,7 +218,7 @@ absl::StatusOr<BuildResult> Builder::Run() {
     if (!rel.ok()) return rel.status();
     KernelMetadata m;
     m.version = std::string(absl::StripAsciiWhitespace(rel->output_tail));
-    m.source = o_.key_override ? o_.source : (git.is_git ? KernelSource::kLocal : KernelSource::kLocal);
+    m.source = o_.key_override ? o_.source : KernelSource::kLocal;
     m.source_detail = o_.source_detail.empty() ? o_.source_dir : o_.source_detail;
     m.git_hash = git.hash;
     m.arch = HostArch();

@@ -21,6 +21,7 @@
 #include "kernel_cache/kernel_cache.h"
 #include "kernel_cache/kernel_image.h"
 #include "kernel_cache/kernel_source.h"
+#include "kernel_cache/subprocess.h"
 #include "spdlog/spdlog.h"
 
 namespace ktstr::kcache {
@@ -303,5 +304,6 @@ int Main(int argc, char** argv) {
 int main(int argc, char** argv) {
   spdlog::set_pattern("[%^%l%$] %v");
   spdlog::set_level(spdlog::level::warn);
+  ktstr::kcache::ForwardTerminationSignalsToChildren();  // Ctrl-C stops make too
   return ktstr::kcache::Main(argc, argv);
 }

@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -16,6 +18,33 @@
 
 namespace ktstr::kcache {
 namespace {
+
+// Process groups of running children, for the signal handler (async-signal-safe reads).
+constexpr int kMaxChildren = 64;
+std::atomic<pid_t> g_child_groups[kMaxChildren];
+
+void RegisterChild(pid_t pgid) {
+  for (auto& slot : g_child_groups) {
+    pid_t empty = 0;
+    if (slot.compare_exchange_strong(empty, pgid)) return;
+  }
+}
+
+void UnregisterChild(pid_t pgid) {
+  for (auto& slot : g_child_groups) {
+    pid_t expected = pgid;
+    if (slot.compare_exchange_strong(expected, 0)) return;
+  }
+}
+
+extern "C" void ForwardSignal(int sig) {
+  for (auto& slot : g_child_groups) {
+    pid_t pgid = slot.load();
+    if (pgid > 0) kill(-pgid, SIGTERM);
+  }
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
 
 // In the child: set up fds, cwd, env, exec. Never returns; exit 127 on failure.
 [[noreturn]] void ExecChild(const std::vector<std::string>& argv, const CommandOptions& o,
@@ -58,10 +87,14 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
     return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
   }
   if (pid == 0) {
-    // Own process group so a timeout kills make and all its children.
+    // Own process group so a timeout kills make and all its children; die with the caller.
     setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     ExecChild(argv, o, out_pipe[1], err_pipe[1]);
   }
+  setpgid(pid, pid);  // also here: no race with the signal handler or a timeout kill
+  RegisterChild(pid);
+  absl::Cleanup unregister = [pid] { UnregisterChild(pid); };
   close(out_pipe[1]);
   close(err_pipe[1]);
   absl::Cleanup close_fds = [&] { close(out_pipe[0]); close(err_pipe[0]); };
@@ -123,6 +156,11 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
   if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
   return result;
+}
+
+void ForwardTerminationSignalsToChildren() {
+  signal(SIGINT, ForwardSignal);
+  signal(SIGTERM, ForwardSignal);
 }
 
 absl::StatusOr<CommandResult> RunCommandOk(const std::vector<std::string>& argv,

@@ -43,6 +43,13 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
 absl::StatusOr<CommandResult> RunCommandOk(const std::vector<std::string>& argv,
                                            const CommandOptions& options = {});
 
+// Children run in their own process group (so a timeout kills make and everything it
+// started) and get SIGKILL if the calling thread dies. Because they are not in the
+// terminal's foreground group, Ctrl-C does not reach them: command-line tools call this
+// once so SIGINT/SIGTERM are forwarded to every running child's group before the tool
+// itself dies of the signal.
+void ForwardTerminationSignalsToChildren();
+
 }  // namespace ktstr::kcache
 
 #endif  // KTSTR_KERNEL_CACHE_SUBPROCESS_H_
