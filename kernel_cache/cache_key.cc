@@ -80,8 +80,7 @@ bool IsValidKey(absl::string_view key) {
 }
 
 KernelSpecKind ClassifyKernelSpec(absl::string_view spec) {
-  if (absl::StrContains(spec, '/') || absl::StartsWith(spec, ".") ||
-      absl::StartsWith(spec, "~")) {
+  if (absl::StrContains(spec, '/') || absl::StartsWith(spec, ".") || absl::StartsWith(spec, "~")) {
     return KernelSpecKind::kPath;
   }
   // N(.N){0,2}(-rcN)?

@@ -14,6 +14,7 @@
 
 #include <optional>
 #include <string>
+
 #include "absl/strings/string_view.h"
 
 namespace ktstr::kcache {
@@ -24,18 +25,23 @@ std::string HostArch();
 std::string ImageRelPathForArch(absl::string_view arch);
 
 // Replaces characters that may not appear in a directory name ('/', whitespace, control
-// characters) and a leading '.' with '_'. Versions such as "7.3.4+deb13-cloud-amd64" pass unchanged.
+// characters) and a leading '.' with '_'. Versions such as "7.3.4+deb13-cloud-amd64" pass
+// unchanged.
 std::string SanitizeKeyPart(absl::string_view part);
 
 std::string TarballKey(absl::string_view version, absl::string_view arch, absl::string_view kc);
-std::string DebianSourceKey(absl::string_view version, absl::string_view arch, absl::string_view kc);
+std::string DebianSourceKey(absl::string_view version, absl::string_view arch,
+                            absl::string_view kc);
 std::string GitKey(absl::string_view ref, absl::string_view hash7, absl::string_view arch,
                    absl::string_view kc);
 std::string LocalKey(absl::string_view hash7, absl::string_view arch,
                      std::optional<absl::string_view> user_config_crc, absl::string_view kc);
-std::string LocalUnknownKey(absl::string_view tree_path, absl::string_view arch, absl::string_view kc);
-std::string DebianKey(absl::string_view release, absl::string_view arch, absl::string_view config_crc);
-std::string ImageKey(absl::string_view release, absl::string_view arch, absl::string_view image_crc);
+std::string LocalUnknownKey(absl::string_view tree_path, absl::string_view arch,
+                            absl::string_view kc);
+std::string DebianKey(absl::string_view release, absl::string_view arch,
+                      absl::string_view config_crc);
+std::string ImageKey(absl::string_view release, absl::string_view arch,
+                     absl::string_view image_crc);
 
 // True for a string that can be a cache key: non-empty, no '/', not "." or "..", does not
 // start with '.' (temporary and lock directories do), printable ASCII only.

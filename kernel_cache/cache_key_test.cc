@@ -8,8 +8,10 @@ namespace {
 
 TEST(CacheKeyTest, SeedFormsAndOurs) {
   EXPECT_EQ(TarballKey("6.14.2", "x86_64", "1a2b3c4d"), "6.14.2-tarball-x86_64-kc1a2b3c4d");
-  EXPECT_EQ(GitKey("v6.14", "abcdef1", "x86_64", "1a2b3c4d"), "v6.14-git-abcdef1-x86_64-kc1a2b3c4d");
-  EXPECT_EQ(LocalKey("abcdef1", "x86_64", std::nullopt, "1a2b3c4d"), "local-abcdef1-x86_64-kc1a2b3c4d");
+  EXPECT_EQ(GitKey("v6.14", "abcdef1", "x86_64", "1a2b3c4d"),
+            "v6.14-git-abcdef1-x86_64-kc1a2b3c4d");
+  EXPECT_EQ(LocalKey("abcdef1", "x86_64", std::nullopt, "1a2b3c4d"),
+            "local-abcdef1-x86_64-kc1a2b3c4d");
   EXPECT_EQ(LocalKey("abcdef1", "x86_64", "deadbeef", "1a2b3c4d"),
             "local-abcdef1-x86_64-cfgdeadbeef-kc1a2b3c4d");
   EXPECT_EQ(LocalUnknownKey("/src/linux", "x86_64", "1a2b3c4d"),

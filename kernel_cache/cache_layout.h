@@ -15,9 +15,9 @@
 #define KTSTR_KERNEL_CACHE_CACHE_LAYOUT_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "kernel_cache/env.h"
 
 namespace ktstr::kcache {

@@ -27,7 +27,8 @@ std::string FindDeb(const std::string& prefix) {
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(KtstrCache() + "/apt/archives", ec)) {
     std::string n = e.path().filename().string();
-    if (n.rfind(prefix, 0) == 0 && n.size() > 4 && n.substr(n.size() - 4) == ".deb") return e.path().string();
+    if (n.rfind(prefix, 0) == 0 && n.size() > 4 && n.substr(n.size() - 4) == ".deb")
+      return e.path().string();
   }
   return "";
 }
@@ -57,7 +58,8 @@ TEST(DebianImportTest, DefaultDirImportsAndDiscoveryFindsItWithNoFlags) {
   EXPECT_FALSE(r->already_cached);
   ExpectDefaultKernel(*r);
   // The cached vmlinux is the one tools/setup extracted (no DWARF to strip in Debian's).
-  EXPECT_EQ(std::filesystem::file_size(r->entry.vmlinux_path()), std::filesystem::file_size(dir + "/vmlinux"));
+  EXPECT_EQ(std::filesystem::file_size(r->entry.vmlinux_path()),
+            std::filesystem::file_size(dir + "/vmlinux"));
 
   absl::StatusOr<ImportResult> again = ImportPath(**cache, dir, {});
   ASSERT_TRUE(again.ok());
@@ -88,7 +90,8 @@ TEST(DebianImportTest, SetupDefaultKernelImportIsLazyAndIdempotent) {
 
 TEST(DebianImportTest, LinuxBinaryDebImportsWithItsLinuxBaseCompanion) {
   std::string deb = FindDeb("linux-binary-");
-  if (deb.empty()) GTEST_SKIP() << "no linux-binary-*.deb in " << KtstrCache() << "/apt/archives: run tools/setup";
+  if (deb.empty())
+    GTEST_SKIP() << "no linux-binary-*.deb in " << KtstrCache() << "/apt/archives: run tools/setup";
   std::string tmp = testing::NewTempDir();
   auto cache = KernelCache::Open(tmp + "/kernels");
   ASSERT_TRUE(cache.ok());
@@ -101,11 +104,13 @@ TEST(DebianImportTest, LinuxBinaryDebImportsWithItsLinuxBaseCompanion) {
   // The vmlinux was extracted from the bzImage: same bytes as tools/setup's extraction.
   std::string setup_vmlinux = KtstrCache() + "/debian/default/vmlinux";
   if (IsRegularFile(setup_vmlinux)) {
-    EXPECT_EQ(std::filesystem::file_size(r->entry.vmlinux_path()), std::filesystem::file_size(setup_vmlinux));
+    EXPECT_EQ(std::filesystem::file_size(r->entry.vmlinux_path()),
+              std::filesystem::file_size(setup_vmlinux));
   }
   // Scratch space is gone.
   size_t leftovers = 0;
-  for (const auto& e : std::filesystem::directory_iterator(tmp)) leftovers += e.path().filename() != "kernels";
+  for (const auto& e : std::filesystem::directory_iterator(tmp))
+    leftovers += e.path().filename() != "kernels";
   EXPECT_EQ(leftovers, 0u);
 }
 

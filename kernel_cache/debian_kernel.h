@@ -13,11 +13,11 @@
 namespace ktstr::kcache {
 
 struct DebianKernelFiles {
-  std::string release;     // "7.3.4+deb13-cloud-amd64"
-  std::string vmlinuz;     // the bzImage
-  std::string vmlinux;     // uncompressed ELF when already present ("" otherwise)
-  std::string config;      // "" when no config was found
-  std::string packages;    // package file names, comma-separated (informational)
+  std::string release;   // "7.3.4+deb13-cloud-amd64"
+  std::string vmlinuz;   // the bzImage
+  std::string vmlinux;   // uncompressed ELF when already present ("" otherwise)
+  std::string config;    // "" when no config was found
+  std::string packages;  // package file names, comma-separated (informational)
 };
 
 // Finds the kernel files in a directory: tools/setup's layout, or a tree unpacked with

@@ -117,15 +117,24 @@ absl::StatusOr<StepResult> KernelEnvStep(const Env& env, const KernelCache* cach
 
 absl::string_view DiscoveryStepName(DiscoveryStep step) {
   switch (step) {
-    case DiscoveryStep::kTestKernelEnv: return "KTSTR_TEST_KERNEL";
-    case DiscoveryStep::kKernelEnv: return "KTSTR_KERNEL";
-    case DiscoveryStep::kCache: return "cache";
-    case DiscoveryStep::kCwdLinux: return "./linux";
-    case DiscoveryStep::kParentLinux: return "../linux";
-    case DiscoveryStep::kModulesBuild: return "modules build tree";
-    case DiscoveryStep::kModulesVmlinuz: return "modules vmlinuz";
-    case DiscoveryStep::kBootRelease: return "/boot release";
-    case DiscoveryStep::kBootVmlinuz: return "/boot";
+    case DiscoveryStep::kTestKernelEnv:
+      return "KTSTR_TEST_KERNEL";
+    case DiscoveryStep::kKernelEnv:
+      return "KTSTR_KERNEL";
+    case DiscoveryStep::kCache:
+      return "cache";
+    case DiscoveryStep::kCwdLinux:
+      return "./linux";
+    case DiscoveryStep::kParentLinux:
+      return "../linux";
+    case DiscoveryStep::kModulesBuild:
+      return "modules build tree";
+    case DiscoveryStep::kModulesVmlinuz:
+      return "modules vmlinuz";
+    case DiscoveryStep::kBootRelease:
+      return "/boot release";
+    case DiscoveryStep::kBootVmlinuz:
+      return "/boot";
   }
   return "unknown";
 }
@@ -155,7 +164,8 @@ absl::StatusOr<DiscoveredKernel> DiscoverKernel(const Env& env, const KernelCach
       search.UseEntry(DiscoveryStep::kCache, *e);
       return search.Take();
     } else {
-      search.Note(DiscoveryStep::kCache, absl::StrCat(cache->layout().root(), " (no usable entry)"));
+      search.Note(DiscoveryStep::kCache,
+                  absl::StrCat(cache->layout().root(), " (no usable entry)"));
     }
   }
   // 4.-9.
@@ -164,8 +174,10 @@ absl::StatusOr<DiscoveredKernel> DiscoverKernel(const Env& env, const KernelCach
   if (search.TryTree(DiscoveryStep::kParentLinux, JoinPath(cwd, "../linux"))) return search.Take();
   const std::string release = env.KernelRelease();
   const std::string modules = absl::StrCat("/lib/modules/", release);
-  if (search.TryTree(DiscoveryStep::kModulesBuild, JoinPath(modules, "build"))) return search.Take();
-  if (search.TryFile(DiscoveryStep::kModulesVmlinuz, JoinPath(modules, "vmlinuz"))) return search.Take();
+  if (search.TryTree(DiscoveryStep::kModulesBuild, JoinPath(modules, "build")))
+    return search.Take();
+  if (search.TryFile(DiscoveryStep::kModulesVmlinuz, JoinPath(modules, "vmlinuz")))
+    return search.Take();
   if (search.TryFile(DiscoveryStep::kBootRelease, absl::StrCat("/boot/vmlinuz-", release))) {
     return search.Take();
   }

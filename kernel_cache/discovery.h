@@ -14,10 +14,10 @@
 #define KTSTR_KERNEL_CACHE_DISCOVERY_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "kernel_cache/env.h"
 #include "kernel_cache/kernel_cache.h"
 
@@ -38,10 +38,10 @@ absl::string_view DiscoveryStepName(DiscoveryStep step);
 
 struct DiscoveredKernel {
   DiscoveryStep step = DiscoveryStep::kCache;
-  std::string image_path;    // bzImage (or whatever image was found)
-  std::string vmlinux_path;  // ELF with symbols/BTF when known (cache entry or tree); "" else
-  std::string config_path;   // .config when known; "" else
-  std::string cache_key;     // set for cache hits (step 2 by version/key, step 3)
+  std::string image_path;          // bzImage (or whatever image was found)
+  std::string vmlinux_path;        // ELF with symbols/BTF when known (cache entry or tree); "" else
+  std::string config_path;         // .config when known; "" else
+  std::string cache_key;           // set for cache hits (step 2 by version/key, step 3)
   std::vector<std::string> tried;  // every place looked at before (and including) the hit
   // What the VMM should boot: vmlinux (PVH) when known, else the image.
   std::string boot_path() const { return vmlinux_path.empty() ? image_path : vmlinux_path; }

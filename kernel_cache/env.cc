@@ -29,8 +29,7 @@ class RealEnvImpl : public Env {
   }
   bool IsFile(const std::string& path) const override {
     struct stat st;
-    return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-           access(path.c_str(), R_OK) == 0;
+    return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(path.c_str(), R_OK) == 0;
   }
   bool IsDir(const std::string& path) const override {
     struct stat st;

@@ -33,7 +33,8 @@ absl::StatusOr<FileLock> FileLock::Lock(const std::string& path, Mode mode, bool
   if (rc != 0) {
     int e = errno;
     close(fd);
-    if (e == EWOULDBLOCK) return absl::UnavailableError(absl::StrCat(path, " is locked by another process"));
+    if (e == EWOULDBLOCK)
+      return absl::UnavailableError(absl::StrCat(path, " is locked by another process"));
     return absl::InternalError(absl::StrCat("flock ", path, ": ", std::strerror(e)));
   }
   return FileLock(fd);

@@ -52,8 +52,14 @@ class Reader {
       if (!str.ok()) return str.status();
       return FlatJsonValue(*str);
     }
-    if (s_.substr(pos_, 4) == "true") { pos_ += 4; return FlatJsonValue(true); }
-    if (s_.substr(pos_, 5) == "false") { pos_ += 5; return FlatJsonValue(false); }
+    if (s_.substr(pos_, 4) == "true") {
+      pos_ += 4;
+      return FlatJsonValue(true);
+    }
+    if (s_.substr(pos_, 5) == "false") {
+      pos_ += 5;
+      return FlatJsonValue(false);
+    }
     if (c == '-' || std::isdigit(static_cast<unsigned char>(c))) return Integer();
     return Error("unsupported value (only strings, integers and booleans)");
   }
@@ -81,16 +87,33 @@ class Reader {
       char c = s_[pos_++];
       if (c == '"') return out;
       if (static_cast<unsigned char>(c) < 0x20) return Error("control character in string");
-      if (c != '\\') { out.push_back(c); continue; }
+      if (c != '\\') {
+        out.push_back(c);
+        continue;
+      }
       if (pos_ >= s_.size()) break;
       char e = s_[pos_++];
       switch (e) {
-        case '"': case '\\': case '/': out.push_back(e); break;
-        case 'n': out.push_back('\n'); break;
-        case 't': out.push_back('\t'); break;
-        case 'r': out.push_back('\r'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
+        case '"':
+        case '\\':
+        case '/':
+          out.push_back(e);
+          break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
         case 'u': {
           if (pos_ + 4 > s_.size()) return Error("truncated \\u escape");
           unsigned code = 0;
@@ -98,13 +121,15 @@ class Reader {
             char h = s_[pos_++];
             if (!std::isxdigit(static_cast<unsigned char>(h))) return Error("bad \\u escape");
             code = code * 16 + (std::isdigit(static_cast<unsigned char>(h))
-                                    ? h - '0' : (std::tolower(h) - 'a' + 10));
+                                    ? h - '0'
+                                    : (std::tolower(h) - 'a' + 10));
           }
           if (code >= 0x80) return Error("non-ASCII \\u escapes are not supported");
           out.push_back(static_cast<char>(code));
           break;
         }
-        default: return Error("bad escape");
+        default:
+          return Error("bad escape");
       }
     }
     return Error("truncated: unterminated string");
@@ -114,7 +139,10 @@ class Reader {
     while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
   }
   bool Eat(char c) {
-    if (pos_ < s_.size() && s_[pos_] == c) { ++pos_; return true; }
+    if (pos_ < s_.size() && s_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
     return false;
   }
   absl::Status Error(absl::string_view what) const {
@@ -135,11 +163,21 @@ std::string JsonQuote(absl::string_view s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           out += absl::StrFormat("\\u%04x", static_cast<unsigned char>(c));

@@ -6,8 +6,11 @@ namespace ktstr::kcache {
 namespace {
 
 TEST(FlatJsonTest, RoundTrip) {
-  std::string text = WriteFlatJson({{"s", std::string("a\"b\\c\nd")}, {"n", int64_t{-42}},
-                                    {"t", true}, {"f", false}, {"big", int64_t{1795597776}}});
+  std::string text = WriteFlatJson({{"s", std::string("a\"b\\c\nd")},
+                                    {"n", int64_t{-42}},
+                                    {"t", true},
+                                    {"f", false},
+                                    {"big", int64_t{1795597776}}});
   absl::StatusOr<FlatJsonObject> obj = ParseFlatJson(text);
   ASSERT_TRUE(obj.ok()) << obj.status();
   EXPECT_EQ(std::get<std::string>((*obj)["s"]), "a\"b\\c\nd");
@@ -25,9 +28,10 @@ TEST(FlatJsonTest, AcceptsEmptyObjectAndUnicodeEscape) {
 }
 
 TEST(FlatJsonTest, RejectsWhatIsNotOneFlatObject) {
-  for (const char* bad : {"", "{", "{\"a\":1", "{\"a\":1,}", "{\"a\":[1]}", "{\"a\":{}}",
-                          "{\"a\":1.5}", "{\"a\":null}", "{\"a\":1} x", "{\"a\":1,\"a\":2}",
-                          "{\"a\":\"unterminated}", "[]", "{a:1}", "{\"a\":99999999999999999999}"}) {
+  for (const char* bad :
+       {"", "{", "{\"a\":1", "{\"a\":1,}", "{\"a\":[1]}", "{\"a\":{}}", "{\"a\":1.5}",
+        "{\"a\":null}", "{\"a\":1} x", "{\"a\":1,\"a\":2}", "{\"a\":\"unterminated}", "[]", "{a:1}",
+        "{\"a\":99999999999999999999}"}) {
     EXPECT_FALSE(ParseFlatJson(bad).ok()) << bad;
   }
 }

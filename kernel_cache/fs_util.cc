@@ -100,7 +100,8 @@ absl::Status CopyFile(const std::string& from, const std::string& to) {
 absl::Status MakeDirs(const std::string& path) {
   std::error_code ec;
   fs::create_directories(path, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot create directory ", path, ": ", ec.message()));
+  if (ec)
+    return absl::InternalError(absl::StrCat("cannot create directory ", path, ": ", ec.message()));
   return absl::OkStatus();
 }
 
@@ -141,7 +142,8 @@ absl::StatusOr<ScopedTempDir> ScopedTempDir::Create(const std::string& parent,
                                                     absl::string_view prefix) {
   if (absl::Status s = MakeDirs(parent); !s.ok()) return s;
   std::string tmpl = absl::StrCat(parent, "/", prefix, "XXXXXX");
-  if (mkdtemp(tmpl.data()) == nullptr) return ErrnoError("cannot create temporary directory in", parent);
+  if (mkdtemp(tmpl.data()) == nullptr)
+    return ErrnoError("cannot create temporary directory in", parent);
   return ScopedTempDir(tmpl);
 }
 

@@ -4,10 +4,10 @@
 
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace ktstr::kcache {
 
@@ -32,7 +32,9 @@ class ScopedTempDir {
  public:
   // Creates `<parent>/<prefix>XXXXXX`.
   static absl::StatusOr<ScopedTempDir> Create(const std::string& parent, absl::string_view prefix);
-  ScopedTempDir(ScopedTempDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
+  ScopedTempDir(ScopedTempDir&& other) noexcept : path_(std::move(other.path_)) {
+    other.path_.clear();
+  }
   ScopedTempDir& operator=(ScopedTempDir&&) = delete;
   ScopedTempDir(const ScopedTempDir&) = delete;
   ~ScopedTempDir();

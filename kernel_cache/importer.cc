@@ -62,8 +62,8 @@ absl::StatusOr<ImportResult> ImportImage(const KernelCache& cache, const std::st
                                          const ImportOptions& options) {
   FileKind kind = SniffFileKind(image);
   if (kind != FileKind::kBzImage && kind != FileKind::kElf) {
-    return absl::InvalidArgumentError(absl::StrCat(image, " is neither a bzImage nor an ELF vmlinux (",
-                                                   FileKindName(kind), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(image, " is neither a bzImage nor an ELF vmlinux (", FileKindName(kind), ")"));
   }
   if (!vmlinux.empty() && SniffFileKind(vmlinux) != FileKind::kElf) {
     return absl::InvalidArgumentError(absl::StrCat(vmlinux, " is not an ELF vmlinux"));
@@ -73,10 +73,12 @@ absl::StatusOr<ImportResult> ImportImage(const KernelCache& cache, const std::st
   }
   std::string release = options.version;
   if (release.empty()) {
-    absl::StatusOr<std::string> r = kind == FileKind::kBzImage ? BzImageRelease(image) : ElfKernelRelease(image);
+    absl::StatusOr<std::string> r =
+        kind == FileKind::kBzImage ? BzImageRelease(image) : ElfKernelRelease(image);
     if (!r.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("cannot tell the kernel version of ", image, " (",
-                                                     r.status().message(), "); pass --version"));
+      return absl::InvalidArgumentError(absl::StrCat("cannot tell the kernel version of ", image,
+                                                     " (", r.status().message(),
+                                                     "); pass --version"));
     }
     release = *r;
   }
@@ -100,7 +102,8 @@ absl::StatusOr<ImportResult> ImportImage(const KernelCache& cache, const std::st
     files.vmlinux_path.clear();
     return StoreImported(cache, key, files, std::move(m));
   }
-  absl::StatusOr<ScopedTempDir> scratch = ScopedTempDir::Create(ScratchParent(options), "ktstr-import-");
+  absl::StatusOr<ScopedTempDir> scratch =
+      ScopedTempDir::Create(ScratchParent(options), "ktstr-import-");
   if (!scratch.ok()) return scratch.status();
   if (files.vmlinux_path.empty()) {
     std::string extracted = scratch->path() + "/vmlinux";
@@ -123,7 +126,8 @@ absl::StatusOr<ImportResult> ImportDebianDir(const KernelCache& cache, const std
   if (auto existing = Existing(cache, key, options); existing.ok()) return existing;
 
   StagedKernel files{f->vmlinuz, f->vmlinux, f->config};
-  absl::StatusOr<ScopedTempDir> scratch = ScopedTempDir::Create(ScratchParent(options), "ktstr-import-");
+  absl::StatusOr<ScopedTempDir> scratch =
+      ScopedTempDir::Create(ScratchParent(options), "ktstr-import-");
   if (!scratch.ok()) return scratch.status();
   if (files.vmlinux_path.empty()) {
     std::string extracted = scratch->path() + "/vmlinux";
@@ -135,8 +139,8 @@ absl::StatusOr<ImportResult> ImportDebianDir(const KernelCache& cache, const std
   m.version = release;
   m.source = KernelSource::kDebian;
   m.source_detail = !options.source_detail.empty() ? options.source_detail
-                    : f->packages.empty()           ? dir
-                                                    : f->packages;
+                    : f->packages.empty()          ? dir
+                                                   : f->packages;
   m.image_name = "bzImage";
   if (!f->config.empty()) m.config_hash = *kc;
   return StoreImported(cache, key, files, std::move(m));
@@ -155,14 +159,16 @@ absl::StatusOr<ImportResult> ImportDebianPackages(const KernelCache& cache,
       if (std::find(all.begin(), all.end(), d) == all.end()) all.push_back(d);
     }
   }
-  absl::StatusOr<ScopedTempDir> scratch = ScopedTempDir::Create(ScratchParent(options), "ktstr-deb-");
+  absl::StatusOr<ScopedTempDir> scratch =
+      ScopedTempDir::Create(ScratchParent(options), "ktstr-deb-");
   if (!scratch.ok()) return scratch.status();
   if (absl::Status s = UnpackDebs(all, scratch->path()); !s.ok()) return s;
   ImportOptions o = options;
   o.scratch_parent = scratch->path();
   if (o.source_detail.empty()) {
     for (const std::string& d : all) {
-      absl::StrAppend(&o.source_detail, o.source_detail.empty() ? "" : ",", d.substr(d.rfind('/') + 1));
+      absl::StrAppend(&o.source_detail, o.source_detail.empty() ? "" : ",",
+                      d.substr(d.rfind('/') + 1));
     }
   }
   absl::StatusOr<ImportResult> r = ImportDebianDir(cache, scratch->path(), o);
@@ -174,14 +180,18 @@ absl::StatusOr<ImportResult> ImportPath(const KernelCache& cache, const std::str
   if (IsDirectory(path)) return ImportDebianDir(cache, path, options);
   if (!IsRegularFile(path)) return absl::NotFoundError(absl::StrCat(path, " does not exist"));
   switch (SniffFileKind(path)) {
-    case FileKind::kDebPackage: return ImportDebianPackages(cache, {path}, options);
+    case FileKind::kDebPackage:
+      return ImportDebianPackages(cache, {path}, options);
     case FileKind::kBzImage:
-    case FileKind::kElf: return ImportImage(cache, path, "", "", options);
-    case FileKind::kUnknown: break;
+    case FileKind::kElf:
+      return ImportImage(cache, path, "", "", options);
+    case FileKind::kUnknown:
+      break;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      path, " is not a kernel: expected a bzImage, an ELF vmlinux, a Debian package or a "
-      "directory with an unpacked Debian kernel"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(path,
+                   " is not a kernel: expected a bzImage, an ELF vmlinux, a Debian package or a "
+                   "directory with an unpacked Debian kernel"));
 }
 
 absl::StatusOr<ImportResult> ImportSetupDefaultKernel(const KernelCache& cache,

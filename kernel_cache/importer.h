@@ -15,8 +15,8 @@
 namespace ktstr::kcache {
 
 struct ImportOptions {
-  std::string version;   // overrides the detected release (required when none is found)
-  bool force = false;    // replace an existing entry with the same key
+  std::string version;         // overrides the detected release (required when none is found)
+  bool force = false;          // replace an existing entry with the same key
   std::string scratch_parent;  // where to unpack .debs and extract vmlinux; "" = $TMPDIR or /tmp
   std::string source_detail;   // recorded in metadata instead of the detected origin
 };

@@ -38,10 +38,12 @@ TEST(KconfigTest, MissingRequiredNamesEachOptionNotY) {
 }
 
 TEST(KconfigTest, UnappliedFragmentOptionsNamesOverriddenOnes) {
-  KconfigValues frag = ParseKconfig("CONFIG_A=y\nCONFIG_B=y\n# CONFIG_C is not set\n# CONFIG_D is not set\nCONFIG_HZ=1000\n");
+  KconfigValues frag = ParseKconfig(
+      "CONFIG_A=y\nCONFIG_B=y\n# CONFIG_C is not set\n# CONFIG_D is not set\nCONFIG_HZ=1000\n");
   KconfigValues cfg = ParseKconfig("CONFIG_A=y\nCONFIG_B=m\nCONFIG_C=y\nCONFIG_HZ=250\n");
   EXPECT_EQ(UnappliedFragmentOptions(frag, cfg),
-            (std::vector<std::string>{"CONFIG_B=y (got m)", "CONFIG_C=n (got y)", "CONFIG_HZ=1000 (got 250)"}));
+            (std::vector<std::string>{"CONFIG_B=y (got m)", "CONFIG_C=n (got y)",
+                                      "CONFIG_HZ=1000 (got 250)"}));
 }
 
 TEST(KconfigTest, FragmentSetsEveryRequiredOptionAndHashesItsText) {

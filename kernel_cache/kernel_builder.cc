@@ -41,7 +41,8 @@ GitState ReadGitState(const std::string& tree) {
   g.is_git = true;
   g.hash = std::string(absl::StripAsciiWhitespace(head->output_tail));
   auto status = RunCommand({"git", "-C", tree, "status", "--porcelain", "--untracked-files=no"});
-  g.dirty = !status.ok() || !status->ok() || !absl::StripAsciiWhitespace(status->output_tail).empty();
+  g.dirty =
+      !status.ok() || !status->ok() || !absl::StripAsciiWhitespace(status->output_tail).empty();
   return g;
 }
 
@@ -54,7 +55,10 @@ bool IsObjectLine(absl::string_view line) {
 class Builder {
  public:
   Builder(const KernelCache& cache, const BuildOptions& o)
-      : cache_(cache), o_(o), start_(absl::Now()), log_(absl::StrCat(o.source_dir, "/", kLogName)) {}
+      : cache_(cache),
+        o_(o),
+        start_(absl::Now()),
+        log_(absl::StrCat(o.source_dir, "/", kLogName)) {}
 
   absl::StatusOr<BuildResult> Run();
 
@@ -63,8 +67,8 @@ class Builder {
     if (!o_.progress) return;
     o_.progress(BuildProgress{phase, absl::Now() - start_, done, total, std::string(detail)});
   }
-  absl::Status Make(const std::vector<std::string>& args, absl::Duration timeout,
-                    BuildPhase phase, int64_t total_objects);
+  absl::Status Make(const std::vector<std::string>& args, absl::Duration timeout, BuildPhase phase,
+                    int64_t total_objects);
   absl::Status Configure();
   std::optional<std::string> UserConfigCrc() const;
   std::string ComputeKey(const GitState& g) const;
@@ -95,11 +99,13 @@ absl::Status Builder::Make(const std::vector<std::string>& args, absl::Duration 
   };
   absl::StatusOr<CommandResult> r = RunCommandOk(argv, opts);
   if (!r.ok()) {
-    return absl::InternalError(absl::StrCat("`make ", absl::StrJoin(args, " "), "` failed in ", o_.source_dir,
-                                            "; full log kept at ", log_, "\n", r.status().message()));
+    return absl::InternalError(absl::StrCat("`make ", absl::StrJoin(args, " "), "` failed in ",
+                                            o_.source_dir, "; full log kept at ", log_, "\n",
+                                            r.status().message()));
   }
   if (phase == BuildPhase::kCompile && objects > 0) {
-    (void)WriteStringToFile(absl::StrCat(o_.source_dir, "/", kLineCountName), absl::StrCat(objects, "\n"));
+    (void)WriteStringToFile(absl::StrCat(o_.source_dir, "/", kLineCountName),
+                            absl::StrCat(objects, "\n"));
   }
   return absl::OkStatus();
 }
@@ -108,25 +114,32 @@ absl::Status Builder::Configure() {
   const std::string config = absl::StrCat(o_.source_dir, "/.config");
   Report(BuildPhase::kConfigure, 0, 0, "configuring");
   if (o_.clean) {
-    if (absl::Status s = Make({"mrproper"}, config::kMakeConfigTimeout, BuildPhase::kConfigure, 0); !s.ok()) return s;
+    if (absl::Status s = Make({"mrproper"}, config::kMakeConfigTimeout, BuildPhase::kConfigure, 0);
+        !s.ok())
+      return s;
   }
   if (!IsRegularFile(config)) {
-    if (absl::Status s = Make({"defconfig"}, config::kMakeConfigTimeout, BuildPhase::kConfigure, 0); !s.ok()) {
+    if (absl::Status s = Make({"defconfig"}, config::kMakeConfigTimeout, BuildPhase::kConfigure, 0);
+        !s.ok()) {
       return s;
     }
   }
   absl::StatusOr<std::string> text = ReadFileToString(config);
   if (!text.ok()) return text.status();
   if (!absl::EndsWith(*text, "\n")) *text += "\n";
-  absl::StrAppend(&*text, "# --- appended by ktstr (tools/ktstr.kconfig) ---\n", KtstrKconfigFragment());
+  absl::StrAppend(&*text, "# --- appended by ktstr (tools/ktstr.kconfig) ---\n",
+                  KtstrKconfigFragment());
   if (absl::Status s = WriteStringToFile(config, *text); !s.ok()) return s;
-  if (absl::Status s = Make({"olddefconfig"}, config::kMakeConfigTimeout, BuildPhase::kConfigure, 0); !s.ok()) {
+  if (absl::Status s =
+          Make({"olddefconfig"}, config::kMakeConfigTimeout, BuildPhase::kConfigure, 0);
+      !s.ok()) {
     return s;
   }
   Report(BuildPhase::kVerify, 0, 0, "checking required options");
   absl::StatusOr<KconfigValues> values = ReadKconfigFile(config);
   if (!values.ok()) return values.status();
-  for (const std::string& o : UnappliedFragmentOptions(ParseKconfig(KtstrKconfigFragment()), *values)) {
+  for (const std::string& o :
+       UnappliedFragmentOptions(ParseKconfig(KtstrKconfigFragment()), *values)) {
     spdlog::warn("ktstr.kconfig option not applied in {}: {}", o_.source_dir, o);
   }
   std::vector<std::string> missing = MissingRequiredOptions(*values);
@@ -142,7 +155,8 @@ absl::Status Builder::Configure() {
 std::optional<std::string> Builder::UserConfigCrc() const {
   absl::StatusOr<std::string> crc = FileCrc32Hex(o_.source_dir + "/.config");
   if (o_.clean || !crc.ok()) return std::nullopt;  // mrproper drops it; none exists
-  absl::StatusOr<std::string> marker = ReadFileToString(absl::StrCat(o_.source_dir, "/", kConfigMarkerName));
+  absl::StatusOr<std::string> marker =
+      ReadFileToString(absl::StrCat(o_.source_dir, "/", kConfigMarkerName));
   if (marker.ok()) {
     std::vector<std::string> parts = absl::StrSplit(absl::StripAsciiWhitespace(*marker), ' ');
     if (parts.size() == 2 && parts[0] == *crc) {
@@ -164,7 +178,8 @@ std::string Builder::ComputeKey(const GitState& g) const {
 
 absl::StatusOr<BuildResult> Builder::Run() {
   if (!IsRegularFile(o_.source_dir + "/Makefile") || !IsRegularFile(o_.source_dir + "/Kconfig")) {
-    return absl::InvalidArgumentError(absl::StrCat(o_.source_dir, " is not a kernel source tree (no Makefile/Kconfig)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(o_.source_dir, " is not a kernel source tree (no Makefile/Kconfig)"));
   }
   BuildResult result;
   GitState git = o_.key_override ? GitState{} : ReadGitState(o_.source_dir);
@@ -183,7 +198,8 @@ absl::StatusOr<BuildResult> Builder::Run() {
   if (absl::Status s = Configure(); !s.ok()) return s;
   if (o_.configure_only) {
     (void)RemoveTree(log_);
-    result.not_stored_reason = "configure only: the fragment applied and every required option is set";
+    result.not_stored_reason =
+        "configure only: the fragment applied and every required option is set";
     result.elapsed = absl::Now() - start_;
     Report(BuildPhase::kDone, 0, 0, result.not_stored_reason);
     return result;
@@ -192,20 +208,23 @@ absl::StatusOr<BuildResult> Builder::Run() {
   if (auto n = ReadFileToString(absl::StrCat(o_.source_dir, "/", kLineCountName)); n.ok()) {
     (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(*n), &expected);
   }
-  int jobs = o_.jobs > 0 ? o_.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int jobs =
+      o_.jobs > 0 ? o_.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (absl::Status s = Make({absl::StrCat("-j", jobs), "KCFLAGS=-Wno-error", "bzImage"},
                             config::kMakeBuildTimeout, BuildPhase::kCompile, expected);
       !s.ok()) {
     return s;
   }
-  if (absl::StatusOr<std::string> final_crc = FileCrc32Hex(o_.source_dir + "/.config"); final_crc.ok()) {
+  if (absl::StatusOr<std::string> final_crc = FileCrc32Hex(o_.source_dir + "/.config");
+      final_crc.ok()) {
     (void)WriteStringToFile(absl::StrCat(o_.source_dir, "/", kConfigMarkerName),
                             absl::StrCat(*final_crc, " ", user_config_crc_.value_or("-"), "\n"));
   }
   result.image_path = absl::StrCat(o_.source_dir, "/", ImageRelPathForArch(HostArch()));
   result.vmlinux_path = o_.source_dir + "/vmlinux";
   if (!IsRegularFile(result.image_path)) {
-    return absl::InternalError(absl::StrCat("make succeeded but ", result.image_path, " is missing; log: ", log_));
+    return absl::InternalError(
+        absl::StrCat("make succeeded but ", result.image_path, " is missing; log: ", log_));
   }
   // Re-check: a tree edited during the build must not be cached under the old hash.
   GitState after = o_.key_override ? GitState{} : ReadGitState(o_.source_dir);
@@ -213,8 +232,9 @@ absl::StatusOr<BuildResult> Builder::Run() {
     result.not_stored_reason = "the git tree has uncommitted changes: built in place, not cached";
   } else {
     Report(BuildPhase::kStore, 0, 0, "storing in the cache");
-    absl::StatusOr<CommandResult> rel = RunCommandOk({"make", "-s", "-C", o_.source_dir, "kernelrelease"},
-                                                     CommandOptions{.timeout = config::kMakeConfigTimeout});
+    absl::StatusOr<CommandResult> rel =
+        RunCommandOk({"make", "-s", "-C", o_.source_dir, "kernelrelease"},
+                     CommandOptions{.timeout = config::kMakeConfigTimeout});
     if (!rel.ok()) return rel.status();
     KernelMetadata m;
     m.version = std::string(absl::StripAsciiWhitespace(rel->output_tail));
@@ -222,7 +242,8 @@ absl::StatusOr<BuildResult> Builder::Run() {
     m.source_detail = o_.source_detail.empty() ? o_.source_dir : o_.source_detail;
     m.git_hash = git.hash;
     m.arch = HostArch();
-    m.image_name = ImageRelPathForArch(HostArch()).substr(ImageRelPathForArch(HostArch()).rfind('/') + 1);
+    m.image_name =
+        ImageRelPathForArch(HostArch()).substr(ImageRelPathForArch(HostArch()).rfind('/') + 1);
     absl::StatusOr<std::string> cfg_crc = FileCrc32Hex(o_.source_dir + "/.config");
     if (!cfg_crc.ok()) return cfg_crc.status();
     m.config_hash = *cfg_crc;
@@ -230,7 +251,8 @@ absl::StatusOr<BuildResult> Builder::Run() {
     m.created_unix_s = static_cast<int64_t>(std::time(nullptr));
     absl::StatusOr<KconfigValues> values = ReadKconfigFile(o_.source_dir + "/.config");
     m.sched_ext = values.ok() && HasSchedExt(*values);
-    StagedKernel files{result.image_path, IsRegularFile(result.vmlinux_path) ? result.vmlinux_path : "",
+    StagedKernel files{result.image_path,
+                       IsRegularFile(result.vmlinux_path) ? result.vmlinux_path : "",
                        o_.source_dir + "/.config"};
     absl::StatusOr<CacheEntry> e = cache_.Store(ComputeKey(git), files, std::move(m));
     if (!e.ok()) return e.status();
@@ -247,13 +269,20 @@ absl::StatusOr<BuildResult> Builder::Run() {
 
 absl::string_view BuildPhaseName(BuildPhase phase) {
   switch (phase) {
-    case BuildPhase::kFetch: return "fetch";
-    case BuildPhase::kUnpack: return "unpack";
-    case BuildPhase::kConfigure: return "configure";
-    case BuildPhase::kCompile: return "compile";
-    case BuildPhase::kVerify: return "verify";
-    case BuildPhase::kStore: return "store";
-    case BuildPhase::kDone: return "done";
+    case BuildPhase::kFetch:
+      return "fetch";
+    case BuildPhase::kUnpack:
+      return "unpack";
+    case BuildPhase::kConfigure:
+      return "configure";
+    case BuildPhase::kCompile:
+      return "compile";
+    case BuildPhase::kVerify:
+      return "verify";
+    case BuildPhase::kStore:
+      return "store";
+    case BuildPhase::kDone:
+      return "done";
   }
   return "unknown";
 }

@@ -32,20 +32,20 @@ absl::string_view BuildPhaseName(BuildPhase phase);
 
 struct BuildProgress {
   BuildPhase phase = BuildPhase::kConfigure;
-  absl::Duration elapsed;    // since the build started
-  int64_t done = 0;          // units of work done in this phase (compile: objects)
-  int64_t total = 0;         // 0 = unknown (no bar); compile: from the previous build's log
-  std::string detail;        // the last line of output, or what is happening
+  absl::Duration elapsed;  // since the build started
+  int64_t done = 0;        // units of work done in this phase (compile: objects)
+  int64_t total = 0;       // 0 = unknown (no bar); compile: from the previous build's log
+  std::string detail;      // the last line of output, or what is happening
 };
 using ProgressFn = std::function<void(const BuildProgress&)>;
 
 struct BuildOptions {
-  std::string source_dir;    // kernel tree (Makefile + Kconfig at its top)
-  bool force = false;        // rebuild even when the key is cached
-  bool clean = false;        // `make mrproper` first (drops a user .config!)
-  int jobs = 0;              // make -j; 0 = number of online CPUs
+  std::string source_dir;       // kernel tree (Makefile + Kconfig at its top)
+  bool force = false;           // rebuild even when the key is cached
+  bool clean = false;           // `make mrproper` first (drops a user .config!)
+  int jobs = 0;                 // make -j; 0 = number of online CPUs
   bool configure_only = false;  // stop after the required-options check (no compile, no store)
-  ProgressFn progress;       // may be empty
+  ProgressFn progress;          // may be empty
   // Set by the version builds (kernel_source.h): the tree is a fetched source, stored under
   // this key with this source kind regardless of git state.
   std::optional<std::string> key_override;
@@ -54,10 +54,10 @@ struct BuildOptions {
 };
 
 struct BuildResult {
-  bool cache_hit = false;    // nothing built: the key was cached
-  bool stored = false;       // the result is in the cache (entry is valid)
+  bool cache_hit = false;  // nothing built: the key was cached
+  bool stored = false;     // the result is in the cache (entry is valid)
   CacheEntry entry;
-  std::string image_path;    // in the tree (or the cache on a hit)
+  std::string image_path;  // in the tree (or the cache on a hit)
   std::string vmlinux_path;
   std::string not_stored_reason;  // why a successful build was not cached (dirty tree)
   absl::Duration elapsed;

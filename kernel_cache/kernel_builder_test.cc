@@ -27,10 +27,12 @@ using testing::WriteFile;
 // an option whose dependencies are unmet); `fail-build` makes the compile fail.
 constexpr char kMakefile[] =
     "defconfig:\n\tprintf 'CONFIG_BASE=y\\n' > .config\n"
-    "olddefconfig:\n\tif [ -f drop-option ]; then sed -i \"/CONFIG_$$(cat drop-option)=/d\" .config; fi\n"
+    "olddefconfig:\n\tif [ -f drop-option ]; then sed -i \"/CONFIG_$$(cat drop-option)=/d\" "
+    ".config; fi\n"
     "bzImage:\n\t@echo '  CC      kernel/sched/core.o'\n\t@echo '  CC      kernel/sched/ext.o'\n"
     "\tif [ -f fail-build ]; then echo 'error: boom'; exit 1; fi\n"
-    "\tmkdir -p arch/x86/boot && cp prebuilt-bzImage arch/x86/boot/bzImage && cp prebuilt-vmlinux vmlinux\n"
+    "\tmkdir -p arch/x86/boot && cp prebuilt-bzImage arch/x86/boot/bzImage && cp prebuilt-vmlinux "
+    "vmlinux\n"
     "kernelrelease:\n\t@echo 6.99.0-fake\n"
     "mrproper:\n\trm -f .config\n";
 
@@ -41,14 +43,16 @@ class KernelBuilderTest : public ::testing::Test {
     tree_ = base_ + "/linux";
     WriteFile(tree_ + "/Makefile", kMakefile);
     WriteFile(tree_ + "/Kconfig", "# fake\n");
-    WriteFile(tree_ + "/prebuilt-vmlinux", MakeElf({{".BTF", std::string("\0sched_ext_ops\0", 15)}}));
+    WriteFile(tree_ + "/prebuilt-vmlinux",
+              MakeElf({{".BTF", std::string("\0sched_ext_ops\0", 15)}}));
     WriteFile(tree_ + "/prebuilt-bzImage", MakeBzImage("6.99.0-fake", "x"));
     auto c = KernelCache::Open(base_ + "/kernels");
     ASSERT_TRUE(c.ok());
     cache_ = *std::move(c);
   }
   void Git(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {"git", "-C", tree_, "-c", "user.name=t", "-c", "user.email=t@t"};
+    std::vector<std::string> argv = {"git",         "-C", tree_,           "-c",
+                                     "user.name=t", "-c", "user.email=t@t"};
     argv.insert(argv.end(), args.begin(), args.end());
     ASSERT_TRUE(RunCommandOk(argv).ok());
   }
@@ -78,7 +82,8 @@ TEST_F(KernelBuilderTest, CleanGitTreeIsConfiguredBuiltVerifiedAndCached) {
   EXPECT_FALSE(r->cache_hit);
   ASSERT_TRUE(r->stored);
   EXPECT_EQ(r->entry.key.rfind("local-", 0), 0u);
-  EXPECT_TRUE(absl::EndsWith(r->entry.key, absl::StrCat("-x86_64-kc", KtstrKconfigHash()))) << r->entry.key;
+  EXPECT_TRUE(absl::EndsWith(r->entry.key, absl::StrCat("-x86_64-kc", KtstrKconfigHash())))
+      << r->entry.key;
   const KernelMetadata& m = r->entry.metadata;
   EXPECT_EQ(m.version, "6.99.0-fake");
   EXPECT_EQ(m.source, KernelSource::kLocal);

@@ -47,13 +47,20 @@ bool NewerFirst(const CacheEntry& a, const CacheEntry& b) {
 
 absl::string_view CorruptKindName(CorruptKind kind) {
   switch (kind) {
-    case CorruptKind::kNone: return "none";
-    case CorruptKind::kMetadataMissing: return "metadata_missing";
-    case CorruptKind::kMetadataUnreadable: return "metadata_unreadable";
-    case CorruptKind::kMetadataMalformed: return "metadata_malformed";
-    case CorruptKind::kImageMissing: return "image_missing";
-    case CorruptKind::kVmlinuxMissing: return "vmlinux_missing";
-    case CorruptKind::kConfigMissing: return "config_missing";
+    case CorruptKind::kNone:
+      return "none";
+    case CorruptKind::kMetadataMissing:
+      return "metadata_missing";
+    case CorruptKind::kMetadataUnreadable:
+      return "metadata_unreadable";
+    case CorruptKind::kMetadataMalformed:
+      return "metadata_malformed";
+    case CorruptKind::kImageMissing:
+      return "image_missing";
+    case CorruptKind::kVmlinuxMissing:
+      return "vmlinux_missing";
+    case CorruptKind::kConfigMissing:
+      return "config_missing";
   }
   return "unknown";
 }
@@ -152,7 +159,8 @@ std::vector<CacheEntry> KernelCache::List() const {
 }
 
 absl::StatusOr<CacheEntry> KernelCache::Get(const std::string& key) const {
-  if (!IsValidKey(key)) return absl::InvalidArgumentError(absl::StrCat("\"", key, "\" is not a cache key"));
+  if (!IsValidKey(key))
+    return absl::InvalidArgumentError(absl::StrCat("\"", key, "\" is not a cache key"));
   if (!IsDirectory(layout_.EntryDir(key))) {
     return absl::NotFoundError(absl::StrCat("no kernel with key ", key, " in ", layout_.root()));
   }
@@ -169,11 +177,13 @@ absl::StatusOr<CacheEntry> KernelCache::FindVersion(const std::string& version) 
   for (CacheEntry& e : List()) {
     if (e.valid() && VersionMatches(e.metadata.version, version)) return std::move(e);
   }
-  return absl::NotFoundError(absl::StrCat("no cached kernel of version ", version, " in ", layout_.root()));
+  return absl::NotFoundError(
+      absl::StrCat("no cached kernel of version ", version, " in ", layout_.root()));
 }
 
 absl::StatusOr<CacheEntry> KernelCache::Lookup(const std::string& key_or_version) const {
-  if (ClassifyKernelSpec(key_or_version) == KernelSpecKind::kVersion) return FindVersion(key_or_version);
+  if (ClassifyKernelSpec(key_or_version) == KernelSpecKind::kVersion)
+    return FindVersion(key_or_version);
   return Get(key_or_version);
 }
 
@@ -219,9 +229,11 @@ absl::Status KernelCache::FillEntryDir(const std::string& dir, const StagedKerne
 
 absl::StatusOr<CacheEntry> KernelCache::Store(const std::string& key, const StagedKernel& files,
                                               KernelMetadata metadata) const {
-  if (!IsValidKey(key)) return absl::InvalidArgumentError(absl::StrCat("\"", key, "\" is not a cache key"));
+  if (!IsValidKey(key))
+    return absl::InvalidArgumentError(absl::StrCat("\"", key, "\" is not a cache key"));
   if (files.image_path.empty()) return absl::InvalidArgumentError("no kernel image to store");
-  absl::StatusOr<FileLock> lock = FileLock::Acquire(layout_.LockPath(key), FileLock::Mode::kExclusive);
+  absl::StatusOr<FileLock> lock =
+      FileLock::Acquire(layout_.LockPath(key), FileLock::Mode::kExclusive);
   if (!lock.ok()) return lock.status();
   std::string tmp = layout_.TempDir(key, getpid());
   (void)RemoveTree(tmp);
@@ -241,16 +253,20 @@ absl::StatusOr<CacheEntry> KernelCache::Store(const std::string& key, const Stag
   }
   (void)RemoveTree(tmp);  // the old entry after an exchange; nothing otherwise
   CacheEntry e = LoadEntry(key);
-  if (!e.valid()) return absl::InternalError(absl::StrCat("stored entry ", key, " reads back corrupt: ", e.corrupt_reason));
+  if (!e.valid())
+    return absl::InternalError(
+        absl::StrCat("stored entry ", key, " reads back corrupt: ", e.corrupt_reason));
   spdlog::info("kernel cache: stored {} ({})", key, e.metadata.DebugString());
   return e;
 }
 
 absl::Status KernelCache::Remove(const std::string& key) const {
-  if (!IsValidKey(key)) return absl::InvalidArgumentError(absl::StrCat("\"", key, "\" is not a cache key"));
+  if (!IsValidKey(key))
+    return absl::InvalidArgumentError(absl::StrCat("\"", key, "\" is not a cache key"));
   std::string dir = layout_.EntryDir(key);
   if (!IsDirectory(dir)) return absl::NotFoundError(absl::StrCat("no kernel with key ", key));
-  absl::StatusOr<FileLock> lock = FileLock::TryAcquire(layout_.LockPath(key), FileLock::Mode::kExclusive);
+  absl::StatusOr<FileLock> lock =
+      FileLock::TryAcquire(layout_.LockPath(key), FileLock::Mode::kExclusive);
   if (!lock.ok()) {
     return absl::UnavailableError(absl::StrCat("kernel ", key, " is in use by a running VM"));
   }
@@ -291,7 +307,8 @@ absl::StatusOr<CleanResult> KernelCache::Clean(const CleanOptions& options) cons
 }
 
 absl::StatusOr<FileLock> KernelCache::Pin(const std::string& key) const {
-  if (!IsValidKey(key)) return absl::InvalidArgumentError(absl::StrCat("\"", key, "\" is not a cache key"));
+  if (!IsValidKey(key))
+    return absl::InvalidArgumentError(absl::StrCat("\"", key, "\" is not a cache key"));
   return FileLock::Acquire(layout_.LockPath(key), FileLock::Mode::kShared);
 }
 

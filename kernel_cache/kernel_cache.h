@@ -65,7 +65,7 @@ struct StagedKernel {
 struct CleanOptions {
   // Keep the newest N valid entries; nullopt = remove every valid entry.
   std::optional<size_t> keep;
-  bool corrupt_only = false;         // remove only corrupt entries
+  bool corrupt_only = false;                 // remove only corrupt entries
   absl::flat_hash_set<std::string> protect;  // keys never removed (e.g. the daemon's default)
 };
 

@@ -112,7 +112,8 @@ TEST_F(KernelCacheTest, FindVersionTakesNewestMatchingComponentPrefix) {
 TEST_F(KernelCacheTest, LookupTakesKeysOrVersions) {
   StoreTestEntry(*cache_, "6.14.2-image-x86_64-kc00000001", "6.14.2", 100);
   EXPECT_EQ(cache_->Lookup("6.14")->key, "6.14.2-image-x86_64-kc00000001");
-  EXPECT_EQ(cache_->Lookup("6.14.2-image-x86_64-kc00000001")->key, "6.14.2-image-x86_64-kc00000001");
+  EXPECT_EQ(cache_->Lookup("6.14.2-image-x86_64-kc00000001")->key,
+            "6.14.2-image-x86_64-kc00000001");
   EXPECT_TRUE(absl::IsNotFound(cache_->Lookup("6.15").status()));
   EXPECT_TRUE(absl::IsNotFound(cache_->Lookup("6.15.0-image-x86_64-kc00000001").status()));
 }
@@ -237,7 +238,8 @@ TEST_F(KernelCacheTest, StoreStripsDwarfFromVmlinuxKeepingBtf) {
   EXPECT_TRUE(e->metadata.btf);
   EXPECT_FALSE(e->metadata.has_config);
   EXPECT_EQ(e->boot_path(), e->vmlinux_path());
-  EXPECT_LT(std::filesystem::file_size(e->vmlinux_path()), std::filesystem::file_size(dir + "/vmlinux"));
+  EXPECT_LT(std::filesystem::file_size(e->vmlinux_path()),
+            std::filesystem::file_size(dir + "/vmlinux"));
 }
 
 }  // namespace

@@ -19,7 +19,8 @@ constexpr uint64_t kSetupHeaderMagicOffset = 0x202;
 constexpr uint64_t kKernelVersionPtrOffset = 0x20e;
 
 uint16_t Le16(absl::string_view s, size_t off) {
-  return static_cast<uint16_t>(static_cast<uint8_t>(s[off]) | (static_cast<uint8_t>(s[off + 1]) << 8));
+  return static_cast<uint16_t>(static_cast<uint8_t>(s[off]) |
+                               (static_cast<uint8_t>(s[off + 1]) << 8));
 }
 
 std::string FirstToken(absl::string_view s) {
@@ -31,10 +32,14 @@ std::string FirstToken(absl::string_view s) {
 
 absl::string_view FileKindName(FileKind kind) {
   switch (kind) {
-    case FileKind::kBzImage: return "bzImage";
-    case FileKind::kElf: return "ELF";
-    case FileKind::kDebPackage: return "Debian package";
-    case FileKind::kUnknown: break;
+    case FileKind::kBzImage:
+      return "bzImage";
+    case FileKind::kElf:
+      return "ELF";
+    case FileKind::kDebPackage:
+      return "Debian package";
+    case FileKind::kUnknown:
+      break;
   }
   return "unknown";
 }
@@ -42,7 +47,10 @@ absl::string_view FileKindName(FileKind kind) {
 FileKind SniffFileKind(const std::string& path) {
   absl::StatusOr<std::string> head = ReadFileRange(path, 0, 0x210);
   if (!head.ok()) return FileKind::kUnknown;
-  if (absl::StartsWith(*head, "\x7f" "ELF")) return FileKind::kElf;
+  if (absl::StartsWith(*head,
+                       "\x7f"
+                       "ELF"))
+    return FileKind::kElf;
   if (absl::StartsWith(*head, "!<arch>\ndebian-binary")) return FileKind::kDebPackage;
   if (head->size() >= kSetupHeaderMagicOffset + 4 &&
       head->substr(kSetupHeaderMagicOffset, 4) == "HdrS") {
@@ -145,7 +153,10 @@ absl::StatusOr<bool> BtfHasSchedExt(const std::string& vmlinux_path) {
 absl::Status ExtractVmlinux(const std::string& bzimage_path, const std::string& out_path) {
   absl::StatusOr<std::string> image = ReadFileToString(bzimage_path);
   if (!image.ok()) return image.status();
-  struct Codec { absl::string_view magic; std::vector<std::string> cmd; };
+  struct Codec {
+    absl::string_view magic;
+    std::vector<std::string> cmd;
+  };
   const Codec codecs[] = {
       {absl::string_view("\x28\xb5\x2f\xfd", 4), {"zstd", "-dcq"}},
       {absl::string_view("\xfd\x37\x7a\x58\x5a\x00", 6), {"xz", "-dcq"}},
@@ -158,7 +169,8 @@ absl::Status ExtractVmlinux(const std::string& bzimage_path, const std::string& 
     for (int tries = 0; tries < 5; ++tries, ++pos) {
       pos = absl::string_view(*image).find(codec.magic, pos);
       if (pos == std::string::npos) break;
-      if (absl::Status s = WriteStringToFile(payload, absl::string_view(*image).substr(pos)); !s.ok()) {
+      if (absl::Status s = WriteStringToFile(payload, absl::string_view(*image).substr(pos));
+          !s.ok()) {
         return s;
       }
       CommandOptions opts;

@@ -1,8 +1,8 @@
 #include "kernel_cache/kernel_image.h"
 
 #include "gtest/gtest.h"
-#include "kernel_cache/fs_util.h"
 #include "kernel_cache/cache_key.h"
+#include "kernel_cache/fs_util.h"
 #include "kernel_cache/importer.h"
 #include "kernel_cache/kconfig.h"
 #include "kernel_cache/subprocess.h"
@@ -20,7 +20,8 @@ TEST(KernelImageTest, SniffsByContentNotName) {
   std::string d = NewTempDir();
   WriteFile(d + "/a", MakeBzImage("6.1.0", "x"));
   WriteFile(d + "/b", MakeElf({{".text", "x"}}));
-  WriteFile(d + "/c", "!<arch>\ndebian-binary   0           0     0     100644  4         `\n2.0\n");
+  WriteFile(d + "/c",
+            "!<arch>\ndebian-binary   0           0     0     100644  4         `\n2.0\n");
   WriteFile(d + "/d.deb", "just text");
   EXPECT_EQ(SniffFileKind(d + "/a"), FileKind::kBzImage);
   EXPECT_EQ(SniffFileKind(d + "/b"), FileKind::kElf);
@@ -33,7 +34,9 @@ TEST(KernelImageTest, ReadsReleaseFromBzImageHeaderAndElfBanner) {
   std::string d = NewTempDir();
   WriteFile(d + "/bz", MakeBzImage("6.14.2-ktstr", "x"));
   EXPECT_EQ(*BzImageRelease(d + "/bz"), "6.14.2-ktstr");
-  WriteFile(d + "/elf", MakeElf({{".rodata", std::string("Linux version %s\0Linux version 7.3.4+deb13 (x@y) #1\n", 52)}}));
+  WriteFile(d + "/elf",
+            MakeElf({{".rodata",
+                      std::string("Linux version %s\0Linux version 7.3.4+deb13 (x@y) #1\n", 52)}}));
   EXPECT_EQ(*ElfKernelRelease(d + "/elf"), "7.3.4+deb13");
   WriteFile(d + "/nobanner", MakeElf({{".rodata", "nothing"}}));
   EXPECT_TRUE(absl::IsNotFound(ElfKernelRelease(d + "/nobanner").status()));
@@ -68,8 +71,9 @@ TEST(KernelImageTest, ExtractsTheElfPayloadOfABzImage) {
 
 TEST(KernelImageTest, StripDropsDwarfKeepsBtfAndCopiesWhenNothingToStrip) {
   std::string d = NewTempDir();
-  WriteFile(d + "/in", MakeElf({{".BTF", "btf"}, {".debug_info", std::string(5000, 'd')},
-                                {".debug_line", "l"}}));
+  WriteFile(
+      d + "/in",
+      MakeElf({{".BTF", "btf"}, {".debug_info", std::string(5000, 'd')}, {".debug_line", "l"}}));
   absl::StatusOr<bool> stripped = CopyStrippedVmlinux(d + "/in", d + "/out");
   ASSERT_TRUE(stripped.ok()) << stripped.status();
   EXPECT_TRUE(*stripped);
@@ -128,7 +132,8 @@ TEST(ImporterTest, ImportsALinuxImageDebWithBootLayout) {
             "Maintainer: t <t@t>\nDescription: test\n");
   WriteFile(d + "/pkg/boot/vmlinuz-" + rel, MakeBzImage(rel, MakeElf({{".BTF", "b"}})));
   WriteFile(d + "/pkg/boot/config-" + rel, "CONFIG_SCHED_CLASS_EXT=y\n");
-  ASSERT_TRUE(RunCommandOk({"dpkg-deb", "--root-owner-group", "-b", d + "/pkg", d + "/img.deb"}).ok());
+  ASSERT_TRUE(
+      RunCommandOk({"dpkg-deb", "--root-owner-group", "-b", d + "/pkg", d + "/img.deb"}).ok());
   auto cache = KernelCache::Open(d + "/kernels", "0000f00d");
   ASSERT_TRUE(cache.ok());
   ImportOptions o;

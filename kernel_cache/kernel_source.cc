@@ -38,8 +38,10 @@ void Report(const ProgressFn& p, BuildPhase phase, absl::string_view detail) {
 
 absl::StatusOr<std::string> MajorMinor(const std::string& version) {
   std::vector<std::string> parts = absl::StrSplit(version, '.');
-  if (parts.size() < 2 || parts.size() > 3 || ClassifyKernelSpec(version) != KernelSpecKind::kVersion) {
-    return absl::InvalidArgumentError(absl::StrCat("\"", version, "\" is not a kernel version (X.Y or X.Y.Z)"));
+  if (parts.size() < 2 || parts.size() > 3 ||
+      ClassifyKernelSpec(version) != KernelSpecKind::kVersion) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", version, "\" is not a kernel version (X.Y or X.Y.Z)"));
   }
   return absl::StrCat(parts[0], ".", parts[1]);
 }
@@ -62,24 +64,31 @@ absl::StatusOr<SourceTree> FetchDebianSource(const std::string& version,
   // (Run outside `debs`: apt prints nothing for a file already in its working directory.)
   CommandOptions apt_uris = apt;
   apt_uris.cwd = build_dir;
-  absl::StatusOr<CommandResult> uris = RunCommandOk({"apt-get", "-q", "download", "--print-uris", pkg}, apt_uris);
+  absl::StatusOr<CommandResult> uris =
+      RunCommandOk({"apt-get", "-q", "download", "--print-uris", pkg}, apt_uris);
   if (!uris.ok()) {
-    return absl::NotFoundError(absl::StrCat("Debian has no ", pkg, " (apt-get download failed): ",
-                                            uris.status().message()));
+    return absl::NotFoundError(absl::StrCat(
+        "Debian has no ", pkg, " (apt-get download failed): ", uris.status().message()));
   }
-  // 'http://.../linux-source-6.12_6.12.117-1_all.deb' linux-source-6.12_6.12.117-1_all.deb 153474904 SHA256:...
-  std::vector<std::string> fields = absl::StrSplit(absl::StripAsciiWhitespace(uris->output_tail), ' ');
+  // 'http://.../linux-source-6.12_6.12.117-1_all.deb' linux-source-6.12_6.12.117-1_all.deb
+  // 153474904 SHA256:...
+  std::vector<std::string> fields =
+      absl::StrSplit(absl::StripAsciiWhitespace(uris->output_tail), ' ');
   uint64_t size = 0;
-  if (fields.size() < 3 || !absl::StartsWith(fields[1], pkg + "_") || !absl::SimpleAtoi(fields[2], &size)) {
-    return absl::InternalError(absl::StrCat("unexpected apt-get --print-uris output: ", uris->output_tail));
+  if (fields.size() < 3 || !absl::StartsWith(fields[1], pkg + "_") ||
+      !absl::SimpleAtoi(fields[2], &size)) {
+    return absl::InternalError(
+        absl::StrCat("unexpected apt-get --print-uris output: ", uris->output_tail));
   }
   const std::string deb = fields[1];
   const std::string deb_path = absl::StrCat(debs, "/", deb);
   if (!IsRegularFile(deb_path) || TreeSizeBytes(deb_path) != size) {
-    Report(progress, BuildPhase::kFetch, absl::StrCat("apt-get download ", pkg, " (", size >> 20, " MB)"));
+    Report(progress, BuildPhase::kFetch,
+           absl::StrCat("apt-get download ", pkg, " (", size >> 20, " MB)"));
     absl::StatusOr<CommandResult> dl = RunCommandOk({"apt-get", "-q", "download", pkg}, apt);
     if (!dl.ok()) return dl.status();
-    if (!IsRegularFile(deb_path)) return absl::InternalError(absl::StrCat("apt-get download left no ", deb_path));
+    if (!IsRegularFile(deb_path))
+      return absl::InternalError(absl::StrCat("apt-get download left no ", deb_path));
   }
   // linux-source-6.12_6.12.117-1~deb12u1_all.deb -> upstream 6.12.117
   std::string pkg_version = deb.substr(pkg.size() + 1);
@@ -98,12 +107,14 @@ absl::StatusOr<SourceTree> FetchDebianSource(const std::string& version,
     absl::StatusOr<CommandResult> x = RunCommandOk({"dpkg-deb", "-x", deb_path, tree + "/pkg"});
     if (!x.ok()) return x.status();
     std::string tarball = FindFile(tree + "/pkg/usr/src", pkg, ".tar.xz");
-    if (tarball.empty()) return absl::InternalError(absl::StrCat(deb, " holds no ", pkg, ".tar.xz"));
+    if (tarball.empty())
+      return absl::InternalError(absl::StrCat(deb, " holds no ", pkg, ".tar.xz"));
     absl::StatusOr<CommandResult> t =
         RunCommandOk({"tar", "-C", tree, "-xf", absl::StrCat(tree, "/pkg/usr/src/", tarball)});
     if (!t.ok()) return t.status();
     (void)RemoveTree(tree + "/pkg");
-    if (!IsRegularFile(top + "/Makefile")) return absl::InternalError(absl::StrCat("no Makefile in ", top));
+    if (!IsRegularFile(top + "/Makefile"))
+      return absl::InternalError(absl::StrCat("no Makefile in ", top));
   }
   return SourceTree{top, upstream, deb, KernelSource::kDebianSource};
 }
@@ -122,8 +133,8 @@ absl::StatusOr<SourceTree> FetchKernelOrgTarball(const std::string& version,
         "or `build --source DIR`");
   }
   std::vector<std::string> parts = absl::StrSplit(version, '.');
-  const std::string url = absl::StrCat("https://cdn.kernel.org/pub/linux/kernel/v", parts[0], ".x/linux-",
-                                       version, ".tar.xz");
+  const std::string url = absl::StrCat("https://cdn.kernel.org/pub/linux/kernel/v", parts[0],
+                                       ".x/linux-", version, ".tar.xz");
   const std::string build_dir = absl::StrCat(ktstr_cache_dir, "/build");
   const std::string top = absl::StrCat(build_dir, "/linux-", version);
   if (!IsRegularFile(top + "/Makefile")) {
@@ -144,10 +155,12 @@ absl::StatusOr<BuildResult> BuildVersion(const KernelCache& cache, const std::st
                                          const std::string& ktstr_cache_dir, BuildOptions options) {
   absl::StatusOr<SourceTree> tree = FetchDebianSource(version, ktstr_cache_dir, options.progress);
   if (!tree.ok()) {
-    absl::StatusOr<SourceTree> tarball = FetchKernelOrgTarball(version, ktstr_cache_dir, options.progress);
+    absl::StatusOr<SourceTree> tarball =
+        FetchKernelOrgTarball(version, ktstr_cache_dir, options.progress);
     if (!tarball.ok()) {
       return absl::NotFoundError(absl::StrCat("cannot get the source of ", version, ": ",
-                                              tree.status().message(), "; ", tarball.status().message()));
+                                              tree.status().message(), "; ",
+                                              tarball.status().message()));
     }
     tree = std::move(tarball);
   }

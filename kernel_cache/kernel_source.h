@@ -24,9 +24,9 @@ inline constexpr absl::Duration kAptDownloadTimeout = absl::Minutes(20);
 }  // namespace config
 
 struct SourceTree {
-  std::string dir;            // top of the unpacked tree
+  std::string dir;               // top of the unpacked tree
   std::string upstream_version;  // "6.12.117"
-  std::string origin;         // "linux-source-6.12_6.12.117-1~deb12u1_all.deb" or the tarball URL
+  std::string origin;  // "linux-source-6.12_6.12.117-1~deb12u1_all.deb" or the tarball URL
   KernelSource source = KernelSource::kDebianSource;
 };
 

@@ -82,16 +82,22 @@ std::string Age(int64_t created) {
 std::string EntryJson(const CacheEntry& e, bool is_default) {
   const KernelMetadata& m = e.metadata;
   return WriteFlatJson({
-      {"cache_key", e.key}, {"version", m.version},
+      {"cache_key", e.key},
+      {"version", m.version},
       {"source", std::string(e.valid() ? KernelSourceName(m.source) : "")},
-      {"arch", m.arch}, {"config_hash", m.config_hash},
+      {"arch", m.arch},
+      {"config_hash", m.config_hash},
       {"kconfig_fragment_hash", m.kconfig_fragment_hash},
-      {"created_unix_s", m.created_unix_s}, {"sched_ext", m.sched_ext}, {"btf", m.btf},
-      {"has_vmlinux", m.has_vmlinux}, {"stale_fragment", e.stale_fragment},
+      {"created_unix_s", m.created_unix_s},
+      {"sched_ext", m.sched_ext},
+      {"btf", m.btf},
+      {"has_vmlinux", m.has_vmlinux},
+      {"stale_fragment", e.stale_fragment},
       {"corrupt", !e.valid()},
       {"error_kind", std::string(e.valid() ? "" : CorruptKindName(e.corrupt))},
       {"corrupt_reason", e.corrupt_reason},
-      {"size_bytes", static_cast<int64_t>(e.size_bytes)}, {"is_default", is_default},
+      {"size_bytes", static_cast<int64_t>(e.size_bytes)},
+      {"is_default", is_default},
       {"image_path", e.valid() ? e.image_path() : ""},
       {"vmlinux_path", e.valid() ? e.vmlinux_path() : ""},
   });
@@ -120,7 +126,8 @@ int List(const KernelCache& cache, bool json) {
                                "SCHED_EXT", "BTF", "AGE", "SIZE");
   for (const CacheEntry& e : entries) {
     if (!e.valid()) {
-      std::cout << absl::StrFormat("%-48s (corrupt: %s: %s)\n", e.key, CorruptKindName(e.corrupt), e.corrupt_reason);
+      std::cout << absl::StrFormat("%-48s (corrupt: %s: %s)\n", e.key, CorruptKindName(e.corrupt),
+                                   e.corrupt_reason);
       continue;
     }
     const KernelMetadata& m = e.metadata;
@@ -142,12 +149,18 @@ int Import(const KernelCache& cache, const std::vector<std::string>& args) {
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     bool has_value = i + 1 < args.size();
-    if (a == "--force") o.force = true;
-    else if (a == "--vmlinux" && has_value) vmlinux = args[++i];
-    else if (a == "--config" && has_value) config = args[++i];
-    else if (a == "--version" && has_value) o.version = args[++i];
-    else if (a.rfind("--", 0) == 0) return UsageError(absl::StrCat("import: unknown or incomplete option ", a));
-    else paths.push_back(a);
+    if (a == "--force")
+      o.force = true;
+    else if (a == "--vmlinux" && has_value)
+      vmlinux = args[++i];
+    else if (a == "--config" && has_value)
+      config = args[++i];
+    else if (a == "--version" && has_value)
+      o.version = args[++i];
+    else if (a.rfind("--", 0) == 0)
+      return UsageError(absl::StrCat("import: unknown or incomplete option ", a));
+    else
+      paths.push_back(a);
   }
   if (paths.empty()) return UsageError("import: give a bzImage, vmlinux, .deb or directory");
   absl::StatusOr<ImportResult> r;
@@ -160,9 +173,9 @@ int Import(const KernelCache& cache, const std::vector<std::string>& args) {
   }
   if (!r.ok()) return Fail(r.status());
   const KernelMetadata& m = r->entry.metadata;
-  std::cout << (r->already_cached ? "already cached: " : "imported: ") << r->entry.key << "\n  version "
-            << m.version << ", sched_ext " << (m.sched_ext ? "yes" : "no") << ", BTF "
-            << (m.btf ? "yes" : "no") << "\n  boot " << r->entry.boot_path() << "\n";
+  std::cout << (r->already_cached ? "already cached: " : "imported: ") << r->entry.key
+            << "\n  version " << m.version << ", sched_ext " << (m.sched_ext ? "yes" : "no")
+            << ", BTF " << (m.btf ? "yes" : "no") << "\n  boot " << r->entry.boot_path() << "\n";
   return 0;
 }
 
@@ -199,8 +212,8 @@ void PrintProgress(const BuildProgress& p) {
     bar = absl::StrCat(" ", p.done, " objects");
   }
   std::string line = absl::StrFormat("[%s %s]%s %s", BuildPhaseName(p.phase),
-                                     absl::FormatDuration(absl::Trunc(p.elapsed, absl::Seconds(1))), bar,
-                                     p.detail.substr(0, 60));
+                                     absl::FormatDuration(absl::Trunc(p.elapsed, absl::Seconds(1))),
+                                     bar, p.detail.substr(0, 60));
   if (tty) {
     std::cerr << "\r\033[K" << line << std::flush;
     if (p.phase == BuildPhase::kDone) std::cerr << "\n";
@@ -216,16 +229,25 @@ int Build(const KernelCache& cache, const std::vector<std::string>& args) {
   std::string version;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "--force") o.force = true;
-    else if (a == "--clean") o.clean = true;
-    else if (a == "--configure-only") o.configure_only = true;
-    else if (a == "--source" && i + 1 < args.size()) o.source_dir = args[++i];
-    else if (a == "-j" && i + 1 < args.size() && absl::SimpleAtoi(args[i + 1], &o.jobs)) ++i;
-    else if (a.rfind("-", 0) == 0) return UsageError(absl::StrCat("build: unknown option ", a));
-    else if (version.empty()) version = a;
-    else return UsageError("build: one VERSION at most");
+    if (a == "--force")
+      o.force = true;
+    else if (a == "--clean")
+      o.clean = true;
+    else if (a == "--configure-only")
+      o.configure_only = true;
+    else if (a == "--source" && i + 1 < args.size())
+      o.source_dir = args[++i];
+    else if (a == "-j" && i + 1 < args.size() && absl::SimpleAtoi(args[i + 1], &o.jobs))
+      ++i;
+    else if (a.rfind("-", 0) == 0)
+      return UsageError(absl::StrCat("build: unknown option ", a));
+    else if (version.empty())
+      version = a;
+    else
+      return UsageError("build: one VERSION at most");
   }
-  if (!version.empty() && !o.source_dir.empty()) return UsageError("build: VERSION or --source, not both");
+  if (!version.empty() && !o.source_dir.empty())
+    return UsageError("build: VERSION or --source, not both");
   absl::StatusOr<BuildResult> r;
   if (!version.empty()) {
     absl::StatusOr<std::string> root = KtstrCacheDir(RealEnv());
@@ -239,10 +261,18 @@ int Build(const KernelCache& cache, const std::vector<std::string>& args) {
     std::cerr << "\n";
     return Fail(r.status());
   }
-  if (r->cache_hit) std::cout << "cache hit: " << r->entry.key << "\n";
-  else if (r->stored) std::cout << "built and cached in " << absl::FormatDuration(absl::Trunc(r->elapsed, absl::Seconds(1))) << ": " << r->entry.key << "\n";
-  else if (o.configure_only) std::cout << r->not_stored_reason << " (" << (version.empty() ? o.source_dir : version) << ")\n";
-  else std::cout << "built in " << absl::FormatDuration(absl::Trunc(r->elapsed, absl::Seconds(1))) << ", not cached: " << r->not_stored_reason << "\n  image " << r->image_path << "\n";
+  if (r->cache_hit)
+    std::cout << "cache hit: " << r->entry.key << "\n";
+  else if (r->stored)
+    std::cout << "built and cached in "
+              << absl::FormatDuration(absl::Trunc(r->elapsed, absl::Seconds(1))) << ": "
+              << r->entry.key << "\n";
+  else if (o.configure_only)
+    std::cout << r->not_stored_reason << " (" << (version.empty() ? o.source_dir : version)
+              << ")\n";
+  else
+    std::cout << "built in " << absl::FormatDuration(absl::Trunc(r->elapsed, absl::Seconds(1)))
+              << ", not cached: " << r->not_stored_reason << "\n  image " << r->image_path << "\n";
   return 0;
 }
 
@@ -251,7 +281,8 @@ int Discover(const KernelCache& cache, bool verbose) {
   if (!k.ok()) return Fail(k.status());
   std::cout << k->boot_path() << "\n";
   if (verbose) {
-    std::cout << "  found by: " << DiscoveryStepName(k->step) << "\n  image: " << k->image_path << "\n";
+    std::cout << "  found by: " << DiscoveryStepName(k->step) << "\n  image: " << k->image_path
+              << "\n";
     if (!k->cache_key.empty()) std::cout << "  cache key: " << k->cache_key << "\n";
     for (const std::string& t : k->tried) std::cout << "  tried " << t << "\n";
   }
@@ -288,13 +319,15 @@ int Main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<KernelCache>> cache = KernelCache::Open(cache_dir);
   if (!cache.ok()) return Fail(cache.status());
   if (cmd == "list") {
-    if (cmd_args.size() > 1 || (cmd_args.size() == 1 && cmd_args[0] != "--json")) return UsageError("list [--json]");
+    if (cmd_args.size() > 1 || (cmd_args.size() == 1 && cmd_args[0] != "--json"))
+      return UsageError("list [--json]");
     return List(**cache, !cmd_args.empty());
   }
   if (cmd == "import") return Import(**cache, cmd_args);
   if (cmd == "clean") return Clean(**cache, cmd_args);
   if (cmd == "build") return Build(**cache, cmd_args);
-  if (cmd_args.size() > 1 || (cmd_args.size() == 1 && cmd_args[0] != "-v")) return UsageError("discover [-v]");
+  if (cmd_args.size() > 1 || (cmd_args.size() == 1 && cmd_args[0] != "-v"))
+    return UsageError("discover [-v]");
   return Discover(**cache, !cmd_args.empty());
 }
 

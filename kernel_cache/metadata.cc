@@ -25,7 +25,8 @@ absl::Status Get(const FlatJsonObject& obj, const char* name, T* out) {
   auto it = obj.find(name);
   if (it == obj.end()) return absl::InvalidArgumentError(absl::StrCat("missing field ", name));
   const T* v = std::get_if<T>(&it->second);
-  if (v == nullptr) return absl::InvalidArgumentError(absl::StrCat("field ", name, " has the wrong type"));
+  if (v == nullptr)
+    return absl::InvalidArgumentError(absl::StrCat("field ", name, " has the wrong type"));
   *out = *v;
   return absl::OkStatus();
 }
@@ -78,23 +79,22 @@ absl::StatusOr<KernelMetadata> MetadataFromJson(absl::string_view json) {
   int64_t schema = 0;
   if (absl::Status s = Get(*obj, "schema", &schema); !s.ok()) return s;
   if (schema != KernelMetadata::kSchemaVersion) {
-    return absl::InvalidArgumentError(absl::StrCat("schema ", schema, ", expected ",
-                                                   KernelMetadata::kSchemaVersion));
+    return absl::InvalidArgumentError(
+        absl::StrCat("schema ", schema, ", expected ", KernelMetadata::kSchemaVersion));
   }
   KernelMetadata m;
   std::string source;
   absl::Status s;
-  for (absl::Status st : {Get(*obj, "version", &m.version), Get(*obj, "source", &source),
-                          Get(*obj, "source_detail", &m.source_detail),
-                          Get(*obj, "git_hash", &m.git_hash), Get(*obj, "arch", &m.arch),
-                          Get(*obj, "image_name", &m.image_name),
-                          Get(*obj, "config_hash", &m.config_hash),
-                          Get(*obj, "ktstr_kconfig_hash", &m.kconfig_fragment_hash),
-                          Get(*obj, "created_unix_s", &m.created_unix_s),
-                          Get(*obj, "sched_ext", &m.sched_ext), Get(*obj, "btf", &m.btf),
-                          Get(*obj, "has_vmlinux", &m.has_vmlinux),
-                          Get(*obj, "vmlinux_stripped", &m.vmlinux_stripped),
-                          Get(*obj, "has_config", &m.has_config)}) {
+  for (absl::Status st :
+       {Get(*obj, "version", &m.version), Get(*obj, "source", &source),
+        Get(*obj, "source_detail", &m.source_detail), Get(*obj, "git_hash", &m.git_hash),
+        Get(*obj, "arch", &m.arch), Get(*obj, "image_name", &m.image_name),
+        Get(*obj, "config_hash", &m.config_hash),
+        Get(*obj, "ktstr_kconfig_hash", &m.kconfig_fragment_hash),
+        Get(*obj, "created_unix_s", &m.created_unix_s), Get(*obj, "sched_ext", &m.sched_ext),
+        Get(*obj, "btf", &m.btf), Get(*obj, "has_vmlinux", &m.has_vmlinux),
+        Get(*obj, "vmlinux_stripped", &m.vmlinux_stripped),
+        Get(*obj, "has_config", &m.has_config)}) {
     if (!st.ok()) return st;
   }
   absl::StatusOr<KernelSource> src = ParseKernelSource(source);

@@ -6,9 +6,9 @@
 
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace ktstr::kcache {
 
@@ -21,20 +21,20 @@ struct KernelMetadata {
   // Schema version of metadata.json; bumped on incompatible changes (older = corrupt).
   static constexpr int64_t kSchemaVersion = 1;
 
-  std::string version;         // kernel release, e.g. "7.3.4+deb13-cloud-amd64"
+  std::string version;  // kernel release, e.g. "7.3.4+deb13-cloud-amd64"
   KernelSource source = KernelSource::kImage;
-  std::string source_detail;   // tree path, package file names or image path; informational
-  std::string git_hash;        // full hash for git/local sources; "" otherwise
-  std::string arch;            // "x86_64"
-  std::string image_name;      // file name of the boot image in the entry ("bzImage")
-  std::string config_hash;     // CRC32 (8 hex) of the full .config; "" when unknown
+  std::string source_detail;          // tree path, package file names or image path; informational
+  std::string git_hash;               // full hash for git/local sources; "" otherwise
+  std::string arch;                   // "x86_64"
+  std::string image_name;             // file name of the boot image in the entry ("bzImage")
+  std::string config_hash;            // CRC32 (8 hex) of the full .config; "" when unknown
   std::string kconfig_fragment_hash;  // CRC32 of the ktstr fragment built with; "" if none
-  int64_t created_unix_s = 0;  // built or imported, seconds since the epoch
-  bool sched_ext = false;      // CONFIG_SCHED_CLASS_EXT=y (or sched_ext BTF types present)
-  bool btf = false;            // the cached vmlinux carries a .BTF section
-  bool has_vmlinux = false;    // an uncompressed ELF vmlinux is cached (PVH boot)
-  bool vmlinux_stripped = false;  // DWARF was stripped (false: raw copy kept)
-  bool has_config = false;     // the .config is cached as `config`
+  int64_t created_unix_s = 0;         // built or imported, seconds since the epoch
+  bool sched_ext = false;             // CONFIG_SCHED_CLASS_EXT=y (or sched_ext BTF types present)
+  bool btf = false;                   // the cached vmlinux carries a .BTF section
+  bool has_vmlinux = false;           // an uncompressed ELF vmlinux is cached (PVH boot)
+  bool vmlinux_stripped = false;      // DWARF was stripped (false: raw copy kept)
+  bool has_config = false;            // the .config is cached as `config`
 
   std::string DebugString() const;
 };

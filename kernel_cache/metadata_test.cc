@@ -62,7 +62,8 @@ TEST(MetadataTest, MissingOrMistypedFieldIsAnError) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("btf"), std::string::npos) << r.status();
 
-  std::string typed = absl::StrReplaceAll(json, {{"\"sched_ext\": true", "\"sched_ext\": \"yes\""}});
+  std::string typed =
+      absl::StrReplaceAll(json, {{"\"sched_ext\": true", "\"sched_ext\": \"yes\""}});
   EXPECT_FALSE(MetadataFromJson(typed).ok());
   std::string schema = absl::StrReplaceAll(json, {{"\"schema\": 1", "\"schema\": 0"}});
   EXPECT_FALSE(MetadataFromJson(schema).ok());

@@ -97,13 +97,19 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
   absl::Cleanup unregister = [pid] { UnregisterChild(pid); };
   close(out_pipe[1]);
   close(err_pipe[1]);
-  absl::Cleanup close_fds = [&] { close(out_pipe[0]); close(err_pipe[0]); };
+  absl::Cleanup close_fds = [&] {
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+  };
   int exec_errno = 0;
   bool exec_failed = read(err_pipe[0], &exec_errno, sizeof(exec_errno)) == sizeof(exec_errno);
 
   int log_fd = -1;
-  if (!o.log_path.empty()) log_fd = open(o.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  absl::Cleanup close_log = [log_fd] { if (log_fd >= 0) close(log_fd); };
+  if (!o.log_path.empty())
+    log_fd = open(o.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  absl::Cleanup close_log = [log_fd] {
+    if (log_fd >= 0) close(log_fd);
+  };
 
   CommandResult result;
   std::string partial;
@@ -148,7 +154,8 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
     result.output_tail.erase(0, result.output_tail.size() - o.keep_tail_bytes);
   }
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
   if (exec_failed) {
     std::string msg = absl::StrCat("cannot run ", argv[0], ": ", std::strerror(exec_errno));
     return exec_errno == ENOENT ? absl::NotFoundError(msg) : absl::InternalError(msg);
@@ -168,13 +175,13 @@ absl::StatusOr<CommandResult> RunCommandOk(const std::vector<std::string>& argv,
   absl::StatusOr<CommandResult> r = RunCommand(argv, o);
   if (!r.ok()) return r.status();
   if (r->timed_out) {
-    return absl::DeadlineExceededError(absl::StrCat("`", absl::StrJoin(argv, " "), "` timed out after ",
-                                                    absl::FormatDuration(o.timeout)));
+    return absl::DeadlineExceededError(absl::StrCat(
+        "`", absl::StrJoin(argv, " "), "` timed out after ", absl::FormatDuration(o.timeout)));
   }
   if (!r->ok()) {
-    return absl::InternalError(absl::StrCat("`", absl::StrJoin(argv, " "), "` failed (exit ",
-                                            r->exit_code, r->signal ? absl::StrCat(", signal ", r->signal) : "",
-                                            "): ", r->output_tail));
+    return absl::InternalError(
+        absl::StrCat("`", absl::StrJoin(argv, " "), "` failed (exit ", r->exit_code,
+                     r->signal ? absl::StrCat(", signal ", r->signal) : "", "): ", r->output_tail));
   }
   return r;
 }

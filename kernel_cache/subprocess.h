@@ -16,18 +16,18 @@
 namespace ktstr::kcache {
 
 struct CommandOptions {
-  std::string cwd;                     // "" = inherit
+  std::string cwd;                                       // "" = inherit
   std::vector<std::pair<std::string, std::string>> env;  // added/overridden variables
-  std::string stdin_path;              // "" = /dev/null
-  std::string stdout_path;             // "" = captured; else stdout goes to this file
-  std::string log_path;                // "" = none; else captured output is appended here
+  std::string stdin_path;                                // "" = /dev/null
+  std::string stdout_path;  // "" = captured; else stdout goes to this file
+  std::string log_path;     // "" = none; else captured output is appended here
   std::function<void(absl::string_view line)> on_line;  // each captured line
-  absl::Duration timeout = absl::InfiniteDuration();   // child killed (SIGKILL) after this
-  size_t keep_tail_bytes = 4096;       // how much captured output CommandResult keeps
+  absl::Duration timeout = absl::InfiniteDuration();    // child killed (SIGKILL) after this
+  size_t keep_tail_bytes = 4096;  // how much captured output CommandResult keeps
 };
 
 struct CommandResult {
-  int exit_code = -1;   // -1 when killed by a signal
+  int exit_code = -1;  // -1 when killed by a signal
   int signal = 0;
   bool timed_out = false;
   std::string output_tail;  // the last keep_tail_bytes of captured output

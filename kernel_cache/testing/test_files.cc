@@ -37,7 +37,7 @@ std::string MakeElf(const std::vector<std::pair<std::string, std::string>>& sect
   uint32_t shstrtab_name = static_cast<uint32_t>(shstrtab.size());
   shstrtab += std::string(".shstrtab") + '\0';
 
-  std::string body;  // section contents after the ELF header
+  std::string body;                  // section contents after the ELF header
   std::vector<Elf64_Shdr> shdrs(1);  // index 0: null
   for (size_t i = 0; i < sections.size(); ++i) {
     Elf64_Shdr s{};
@@ -110,7 +110,8 @@ CacheEntry StoreTestEntry(const KernelCache& cache, const std::string& key,
                           const std::string& fragment_hash, bool sched_ext) {
   std::string dir = NewTempDir();
   WriteFile(dir + "/bzImage", MakeBzImage(version, "payload"));
-  WriteFile(dir + "/config", sched_ext ? "CONFIG_SCHED_CLASS_EXT=y\n" : "# CONFIG_SCHED_CLASS_EXT is not set\n");
+  WriteFile(dir + "/config",
+            sched_ext ? "CONFIG_SCHED_CLASS_EXT=y\n" : "# CONFIG_SCHED_CLASS_EXT is not set\n");
   KernelMetadata m;
   m.version = version;
   m.source = KernelSource::kImage;
