@@ -46,4 +46,18 @@ mkdir -p "$C/broken"
 "$BIN" --cache-dir "$C" clean --corrupt-only | grep -q "removed broken" || fail "clean --corrupt-only"
 "$BIN" --cache-dir "$C" clean --keep 1 | grep -q "^0 removed" || fail "clean --keep 1 keeps the only entry"
 "$BIN" --cache-dir "$C" clean | grep -q "^1 removed" || fail "clean removes all"
+# SIGTERM during a build reaches make's own process group: nothing keeps running.
+tree="$T/tree"
+mkdir -p "$tree"
+: > "$tree/Kconfig"
+printf 'defconfig:\n\t: > .config\nolddefconfig:\n\ttrue\nbzImage:\n\techo $$$$ > make.pid; exec sleep 60\n' > "$tree/Makefile"
+"$BIN" --cache-dir "$C" build --source "$tree" >/dev/null 2>&1 &
+tool=$!
+for _ in $(seq 300); do [[ -s "$tree/make.pid" ]] && break; sleep 0.1; done
+[[ -s "$tree/make.pid" ]] || fail "fake make never started"
+kill -TERM "$tool"
+wait "$tool" && fail "ktstr-kernel must die of SIGTERM"
+child=$(cat "$tree/make.pid")
+for _ in $(seq 100); do kill -0 "$child" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$child" 2>/dev/null && { kill -KILL "$child"; fail "make's child $child outlived ktstr-kernel"; }
 echo "PASS"

@@ -166,8 +166,10 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
 }
 
 void ForwardTerminationSignalsToChildren() {
-  signal(SIGINT, ForwardSignal);
-  signal(SIGTERM, ForwardSignal);
+  // A signal ignored at startup (e.g. SIGINT of a background job) stays ignored.
+  for (int sig : {SIGINT, SIGTERM}) {
+    if (signal(sig, ForwardSignal) == SIG_IGN) signal(sig, SIG_IGN);
+  }
 }
 
 absl::StatusOr<CommandResult> RunCommandOk(const std::vector<std::string>& argv,
