@@ -189,6 +189,12 @@ TEST_F(DiscoveryTest, DiscoveryNeverWritesToTheCache) {
   Create("/home/dev/proj/linux/arch/x86/boot/bzImage");
   ASSERT_TRUE(Discover().ok());
   EXPECT_TRUE(cache_->List().empty());
+  // Not even the cache directory is created.
+  std::string absent = NewTempDir() + "/not-yet";
+  auto cache = KernelCache::Open(absent, kFrag);
+  ASSERT_TRUE(cache.ok());
+  ASSERT_TRUE(DiscoverKernel(*env_, cache->get()).ok());
+  EXPECT_FALSE(std::filesystem::exists(absent));
 }
 
 }  // namespace

@@ -89,9 +89,13 @@ absl::StatusOr<std::unique_ptr<KernelCache>> KernelCache::Open(std::string root,
                                                                std::string fragment_hash) {
   if (root.empty()) return absl::InvalidArgumentError("empty kernel cache root");
   std::unique_ptr<KernelCache> cache(new KernelCache(std::move(root), std::move(fragment_hash)));
-  if (absl::Status s = MakeDirs(cache->layout_.LocksDir()); !s.ok()) return s;
-  cache->SweepOrphans();
   return cache;
+}
+
+absl::Status KernelCache::PrepareForWrite() const {
+  if (absl::Status s = MakeDirs(layout_.LocksDir()); !s.ok()) return s;
+  SweepOrphans();
+  return absl::OkStatus();
 }
 
 void KernelCache::SweepOrphans() const {
@@ -232,6 +236,7 @@ absl::StatusOr<CacheEntry> KernelCache::Store(const std::string& key, const Stag
   if (!IsValidKey(key))
     return absl::InvalidArgumentError(absl::StrCat("\"", key, "\" is not a cache key"));
   if (files.image_path.empty()) return absl::InvalidArgumentError("no kernel image to store");
+  if (absl::Status s = PrepareForWrite(); !s.ok()) return s;
   absl::StatusOr<FileLock> lock =
       FileLock::Acquire(layout_.LockPath(key), FileLock::Mode::kExclusive);
   if (!lock.ok()) return lock.status();
@@ -265,11 +270,13 @@ absl::Status KernelCache::Remove(const std::string& key) const {
     return absl::InvalidArgumentError(absl::StrCat("\"", key, "\" is not a cache key"));
   std::string dir = layout_.EntryDir(key);
   if (!IsDirectory(dir)) return absl::NotFoundError(absl::StrCat("no kernel with key ", key));
+  if (absl::Status s = MakeDirs(layout_.LocksDir()); !s.ok()) return s;
   absl::StatusOr<FileLock> lock =
       FileLock::TryAcquire(layout_.LockPath(key), FileLock::Mode::kExclusive);
-  if (!lock.ok()) {
+  if (absl::IsUnavailable(lock.status())) {
     return absl::UnavailableError(absl::StrCat("kernel ", key, " is in use by a running VM"));
   }
+  if (!lock.ok()) return lock.status();
   // Rename first so a half-removed entry is never visible under its key.
   std::string doomed = layout_.TempDir(absl::StrCat("rm-", key), getpid());
   if (rename(dir.c_str(), doomed.c_str()) != 0) {
@@ -309,6 +316,7 @@ absl::StatusOr<CleanResult> KernelCache::Clean(const CleanOptions& options) cons
 absl::StatusOr<FileLock> KernelCache::Pin(const std::string& key) const {
   if (!IsValidKey(key))
     return absl::InvalidArgumentError(absl::StrCat("\"", key, "\" is not a cache key"));
+  if (absl::Status s = MakeDirs(layout_.LocksDir()); !s.ok()) return s;
   return FileLock::Acquire(layout_.LockPath(key), FileLock::Mode::kShared);
 }
 

@@ -76,7 +76,8 @@ struct CleanResult {
 
 class KernelCache {
  public:
-  // Creates `root` if needed and removes temporary directories left by dead writers.
+  // Reads nothing and creates nothing (discovery must not write): `root` may not exist
+  // yet; the first Store creates it and removes temporary directories of dead writers.
   // `fragment_hash` is the current ktstr.kconfig CRC (entries built with another are stale).
   static absl::StatusOr<std::unique_ptr<KernelCache>> Open(std::string root,
                                                            std::string fragment_hash);
@@ -115,6 +116,7 @@ class KernelCache {
   CacheEntry LoadEntry(const std::string& key) const;
   absl::Status FillEntryDir(const std::string& dir, const StagedKernel& files,
                             KernelMetadata& metadata) const;
+  absl::Status PrepareForWrite() const;  // creates root/.locks, sweeps orphans
   void SweepOrphans() const;
 
   CacheLayout layout_;

@@ -209,7 +209,7 @@ TEST_F(KernelCacheTest, PinnedEntryIsNotRemoved) {
   EXPECT_TRUE(Keys().empty());
 }
 
-TEST_F(KernelCacheTest, OpenSweepsTemporaryDirectoriesOfDeadWriters) {
+TEST_F(KernelCacheTest, StoreSweepsTemporaryDirectoriesOfDeadWriters) {
   pid_t child = fork();
   if (child == 0) _exit(0);
   waitpid(child, nullptr, 0);
@@ -218,6 +218,8 @@ TEST_F(KernelCacheTest, OpenSweepsTemporaryDirectoriesOfDeadWriters) {
   WriteFile(orphan + "/bzImage", "x");
   WriteFile(live + "/bzImage", "x");
   ASSERT_TRUE(KernelCache::Open(root_, kFrag).ok());
+  EXPECT_TRUE(PathExists(orphan));  // Open writes nothing
+  StoreTestEntry(*cache_, "k1", "6.1.0", 100);
   EXPECT_FALSE(PathExists(orphan));
   EXPECT_TRUE(PathExists(live));
 }
