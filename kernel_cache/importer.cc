@@ -84,13 +84,21 @@ absl::StatusOr<ImportResult> ImportImage(const KernelCache& cache, const std::st
   }
   absl::StatusOr<std::string> kc = ImportedKc(config, image);
   if (!kc.ok()) return kc.status();
-  std::string key = ImageKey(release, HostArch(), *kc);
+  std::string key = options.key.empty() ? ImageKey(release, HostArch(), *kc) : options.key;
+  if (!IsValidKey(key))
+    return absl::InvalidArgumentError(absl::StrCat("bad cache key \"", key, "\""));
+  const std::string& frag = options.kconfig_fragment_hash;
+  if (!frag.empty() &&
+      (frag.size() != 8 || frag.find_first_not_of("0123456789abcdef") != std::string::npos)) {
+    return absl::InvalidArgumentError(absl::StrCat("bad kconfig fragment hash \"", frag, "\""));
+  }
   if (auto existing = Existing(cache, key, options); existing.ok()) return existing;
 
   StagedKernel files{image, vmlinux, config};
   KernelMetadata m;
   m.version = release;
-  m.source = KernelSource::kImage;
+  m.source = options.source.value_or(KernelSource::kImage);
+  m.kconfig_fragment_hash = frag;
   m.source_detail = options.source_detail.empty() ? image : options.source_detail;
   m.image_name = kind == FileKind::kElf ? "vmlinux" : "bzImage";
   if (!config.empty()) {

@@ -6,6 +6,7 @@
 #ifndef KTSTR_KERNEL_CACHE_IMPORTER_H_
 #define KTSTR_KERNEL_CACHE_IMPORTER_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,8 +16,14 @@
 namespace ktstr::kcache {
 
 struct ImportOptions {
-  std::string version;         // overrides the detected release (required when none is found)
-  bool force = false;          // replace an existing entry with the same key
+  std::string version;  // overrides the detected release (required when none is found)
+  // Identity of a kernel the client built and cached itself (ImportImage only): the daemon
+  // stores it under the client's key with its source and fragment hash, so the same key
+  // names the same kernel on both sides. Empty = derived here ({release}-image-..., image).
+  std::string key;
+  std::optional<KernelSource> source;
+  std::string kconfig_fragment_hash;  // 8 hex digits, or ""
+  bool force = false;                 // replace an existing entry with the same key
   std::string scratch_parent;  // where to unpack .debs and extract vmlinux; "" = $TMPDIR or /tmp
   std::string source_detail;   // recorded in metadata instead of the detected origin
 };

@@ -148,6 +148,35 @@ TEST(ImporterTest, ImportsALinuxImageDebWithBootLayout) {
   EXPECT_EQ(r->entry.key, DebianKey(rel, HostArch(), Crc32Hex("CONFIG_SCHED_CLASS_EXT=y\n")));
 }
 
+// A kernel the client built and cached, uploaded as artifacts: the daemon keeps its identity.
+TEST(ImporterTest, ClientBuiltKernelKeepsItsKeySourceAndFragment) {
+  std::string d = NewTempDir();
+  auto cache = KernelCache::Open(d + "/kernels", "0000f00d");
+  ASSERT_TRUE(cache.ok());
+  // Artifacts are stored under their digest: no names to go by.
+  WriteFile(d + "/sha-image", MakeBzImage("6.99.0", "x"));
+  WriteFile(d + "/sha-vmlinux", MakeElf({{".BTF", "b"}}));
+  WriteFile(d + "/sha-config", "CONFIG_SCHED_CLASS_EXT=y\n");
+  ImportOptions o;
+  o.key = "local-abcdef1-x86_64-kc0000f00d";
+  o.source = KernelSource::kLocal;
+  o.kconfig_fragment_hash = "0000f00d";
+  absl::StatusOr<ImportResult> r =
+      ImportImage(**cache, d + "/sha-image", d + "/sha-vmlinux", d + "/sha-config", o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->entry.key, "local-abcdef1-x86_64-kc0000f00d");
+  EXPECT_EQ(r->entry.metadata.source, KernelSource::kLocal);
+  EXPECT_EQ(r->entry.metadata.kconfig_fragment_hash, "0000f00d");
+  EXPECT_FALSE(r->entry.stale_fragment);
+  EXPECT_TRUE(r->entry.metadata.sched_ext);
+  EXPECT_EQ((**cache).Newest()->key, r->entry.key);
+  o.key = "../evil";
+  EXPECT_TRUE(absl::IsInvalidArgument(ImportImage(**cache, d + "/sha-image", "", "", o).status()));
+  o.key = "";
+  o.kconfig_fragment_hash = "xyz";
+  EXPECT_TRUE(absl::IsInvalidArgument(ImportImage(**cache, d + "/sha-image", "", "", o).status()));
+}
+
 TEST(ImporterTest, RejectsWhatIsNotAKernel) {
   std::string d = NewTempDir();
   auto cache = KernelCache::Open(d + "/kernels", "0000f00d");
