@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 
 namespace ktstr::kcache {
@@ -57,23 +58,23 @@ TEST(KconfigTest, FragmentSetsEveryRequiredOptionAndHashesItsText) {
 }
 
 TEST(KconfigTest, EveryFragmentOptionIsExplained) {
-  // Each CONFIG_ line sits in a block whose first line is a comment saying why.
-  absl::string_view text = KtstrKconfigFragment();
-  bool in_explained_block = false;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == absl::string_view::npos) end = text.size();
-    absl::string_view line = text.substr(start, end - start);
-    start = end + 1;
-    if (line.empty()) {
-      in_explained_block = false;
-    } else if (absl::StartsWith(line, "CONFIG_") || absl::StrContains(line, " is not set")) {
-      EXPECT_TRUE(in_explained_block) << "no reason given above: " << line;
-    } else if (absl::StartsWith(line, "# ")) {
-      in_explained_block = true;
-    }
+  // Each option line has its own reason on the line right above it.
+  std::vector<std::string> lines = absl::StrSplit(KtstrKconfigFragment(), '\n');
+  auto is_option = [](absl::string_view l) {
+    return absl::StartsWith(l, "CONFIG_") ||
+           (absl::StartsWith(l, "# CONFIG_") && absl::EndsWith(l, " is not set"));
+  };
+  int options = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (!is_option(lines[i])) continue;
+    ++options;
+    ASSERT_GT(i, 0u);
+    const std::string& above = lines[i - 1];
+    EXPECT_TRUE(absl::StartsWith(above, "# ") && !is_option(above) &&
+                !absl::StartsWith(above, "# ---"))
+        << "no reason given right above: " << lines[i];
   }
+  EXPECT_GT(options, 50);
 }
 
 }  // namespace

@@ -199,7 +199,7 @@ absl::StatusOr<BuildResult> Builder::Run() {
   if (o_.configure_only) {
     (void)RemoveTree(log_);
     result.not_stored_reason =
-        "configure only: the fragment applied and every required option is set";
+        "configure only: every required option is set (see warnings for optional ones)";
     result.elapsed = absl::Now() - start_;
     Report(BuildPhase::kDone, 0, 0, result.not_stored_reason);
     return result;
