@@ -232,9 +232,10 @@ absl::StatusOr<BuildResult> Builder::Run() {
     result.not_stored_reason = "the git tree has uncommitted changes: built in place, not cached";
   } else {
     Report(BuildPhase::kStore, 0, 0, "storing in the cache");
+    CommandOptions quick;
+    quick.timeout = config::kMakeConfigTimeout;
     absl::StatusOr<CommandResult> rel =
-        RunCommandOk({"make", "-s", "-C", o_.source_dir, "kernelrelease"},
-                     CommandOptions{.timeout = config::kMakeConfigTimeout});
+        RunCommandOk({"make", "-s", "-C", o_.source_dir, "kernelrelease"}, quick);
     if (!rel.ok()) return rel.status();
     KernelMetadata m;
     m.version = std::string(absl::StripAsciiWhitespace(rel->output_tail));
