@@ -188,6 +188,7 @@ std::string AssertResult::StatsText() const {
 CgroupStats ComputeCgroupStats(const CgroupReports& group) {
   CgroupStats c;
   c.name = group.name;
+  c.allowed_cpus = group.allowed_cpus;
   std::vector<double> off, latencies_us, rates, run_delays;
   uint64_t delay_sum = 0, run_count_sum = 0;
   for (const WorkerReport& r : group.reports) {

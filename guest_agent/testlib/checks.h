@@ -76,6 +76,7 @@ struct CgroupStats {
   std::string name;
   uint32_t workers = 0;
   CpuSet cpus_used;
+  CpuSet allowed_cpus;  // union of the cgroup's cpusets; empty = ran unrestricted
   double avg_off_cpu_pct = 0, min_off_cpu_pct = 0, max_off_cpu_pct = 0, spread_pct = 0;
   uint64_t max_gap_ms = 0;
   int max_gap_cpu = -1;

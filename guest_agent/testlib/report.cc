@@ -1,5 +1,7 @@
 #include "guest_agent/testlib/report.h"
 
+#include "guest_agent/testlib/stats.h"
+
 namespace ktstr {
 
 v1::DetailKind ToProtoDetailKind(DetailKind k) {
@@ -19,6 +21,32 @@ v1::DetailKind ToProtoDetailKind(DetailKind k) {
     case DetailKind::kOther: return v1::DETAIL_KIND_OTHER;
   }
   return v1::DETAIL_KIND_UNSPECIFIED;
+}
+
+v1::WorkerSummary ToProtoWorker(const WorkerReport& w) {
+  v1::WorkerSummary p;
+  p.set_pid(static_cast<uint32_t>(w.pid));
+  p.set_cgroup(w.cgroup);
+  p.set_work_type(w.work_type);
+  p.set_work_units(w.work_units);
+  p.set_iterations(w.iterations);
+  p.set_cpu_time_ns(w.cpu_time_ns);
+  p.set_wall_time_ns(w.wall_time_ns);
+  p.set_off_cpu_ns(w.off_cpu_ns);
+  p.set_migrations(w.migrations);
+  p.set_cpus_used_list(FormatCpuList(w.cpus_used));
+  p.set_max_gap_ms(w.max_gap_ms);
+  p.set_max_gap_cpu(w.max_gap_cpu);
+  p.set_max_gap_at_ms(w.max_gap_at_ms);
+  p.set_wake_samples(w.wake_sample_total);
+  std::vector<double> us;
+  for (uint64_t ns : w.resume_latencies_ns) us.push_back(ns / 1000.0);
+  p.set_p99_wake_latency_us(stats::Percentile(us, 99));
+  p.set_schedstat_run_delay_ns(w.schedstat_run_delay_ns);
+  p.set_schedstat_run_count(w.schedstat_run_count);
+  p.set_exit(WorkerExitName(w.exit));
+  p.set_error(w.error);
+  return p;
 }
 
 v1::ScenarioStats ToProtoStats(const ScenarioStats& s) {
@@ -45,6 +73,8 @@ v1::ScenarioStats ToProtoStats(const ScenarioStats& s) {
     pc->set_total_work_units(c.total_work_units);
     pc->set_throughput_cv(c.throughput_cv);
     pc->set_iterations_per_worker(c.iterations_per_worker);
+    pc->set_cpus_used_list(FormatCpuList(c.cpus_used));
+    pc->set_allowed_cpus_list(FormatCpuList(c.allowed_cpus));
   }
   p.set_total_workers(s.total_workers);
   p.set_total_cpus(static_cast<uint32_t>(s.cpus_used.size()));
@@ -79,6 +109,7 @@ v1::TestReport ToTestReport(const std::string& test_name, const AssertResult& re
   r.set_duration_s(duration_s);
   r.set_scheduler_name(scheduler_name);
   for (const std::string& line : checks.EffectiveLines()) r.add_effective_checks(line);
+  for (const WorkerReport& w : result.workers) *r.add_workers() = ToProtoWorker(w);
   return r;
 }
 

@@ -12,6 +12,7 @@ namespace ktstr {
 
 v1::DetailKind ToProtoDetailKind(DetailKind k);
 v1::ScenarioStats ToProtoStats(const ScenarioStats& s);
+v1::WorkerSummary ToProtoWorker(const WorkerReport& w);
 // `outcome` is decided by the caller (expect_err inverts pass/fail).
 v1::TestReport ToTestReport(const std::string& test_name, const AssertResult& result,
                             v1::TestOutcome outcome, double duration_s,
