@@ -19,6 +19,10 @@
 #include "guest_agent/testlib/work_loops.h"
 
 namespace ktstr {
+namespace config {
+// Bound on waiting for killed descendants of workers to be reaped by init.
+constexpr auto kSweepWait = std::chrono::milliseconds(1000);
+}  // namespace config
 namespace {
 
 volatile int g_worker_stop = 0;  // set by SIGUSR1 inside a worker process
@@ -136,6 +140,19 @@ std::string ApplyWorkerSetup(const WorkerSpec& spec, int index) {
   internal::RunWorkLoop(env);
   t.Finish();
   _exit(0);
+}
+
+// SIGKILLs what is left of each worker's process group (ForkExit children) and waits,
+// bounded, until the groups are empty: a killed orphan lingers as a zombie until init (or
+// the agent, as PID 1) reaps it.
+void SweepGroups(const std::vector<pid_t>& pgids) {
+  for (pid_t pgid : pgids) kill(-pgid, SIGKILL);
+  const auto deadline = std::chrono::steady_clock::now() + config::kSweepWait;
+  for (pid_t pgid : pgids) {
+    while (kill(-pgid, 0) == 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
 }
 
 bool NeedsPipes(const WorkType& w) {
@@ -273,7 +290,7 @@ std::vector<WorkerReport> WorkerSet::Stop(std::chrono::steady_clock::time_point 
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  for (pid_t pid : pids_) kill(-pid, SIGKILL);  // sweep descendants (ForkExit children)
+  SweepGroups(pids_);  // descendants (ForkExit children)
   const auto* slots = static_cast<const SharedWorkerSlot*>(shm_);
   for (size_t i = 0; i < pids_.size(); ++i) {
     WorkerReport r = ReportFromSlot(slots[i]);
@@ -304,7 +321,7 @@ void WorkerSet::KillAll() {
     while (waitpid(pids_[i], nullptr, 0) < 0 && errno == EINTR) {}
     reaped_[i] = true;
   }
-  for (pid_t pid : pids_) kill(-pid, SIGKILL);
+  SweepGroups(pids_);
   stopped_ = true;
 }
 
