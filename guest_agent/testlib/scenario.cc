@@ -5,7 +5,6 @@
 #include <string.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "guest_agent/testlib/payloads.h"
 #include "guest_agent/testlib/workers.h"
 #include "spdlog/spdlog.h"
 
@@ -43,12 +43,6 @@ struct LiveCgroup {
   CpuSet allowed;        // union of every cpuset it had
   bool unrestricted = true;  // ran without a cpuset at some point
   std::vector<Batch> batches;
-};
-
-struct PayloadProc {
-  std::string name, cgroup;
-  pid_t pid = -1;
-  int scope = kBackdropScope;
 };
 
 int Depth(const std::string& name) { return static_cast<int>(std::count(name.begin(), name.end(), '/')); }
@@ -77,9 +71,7 @@ class Runner {
   // scheduler died.
   absl::StatusOr<bool> Hold(Clock::time_point deadline, const std::vector<Op>* loop_ops,
                             std::chrono::milliseconds interval, int scope, int step_index);
-  absl::Status RunPayload(const op::RunPayload& p, int scope);
   absl::Status WaitPayload(const std::string& name, const std::string& cgroup);
-  absl::Status KillPayload(const std::string& name, const std::string& cgroup);
   void Abandon();
 
   const Ctx& ctx_;
@@ -88,7 +80,7 @@ class Runner {
   LiveCgroup host_;  // SpawnHost workers: left in the harness's own cgroup
   std::vector<std::string> order_;                     // cgroup names in order of first report
   std::map<std::string, CgroupReports> collected_;
-  std::vector<PayloadProc> payloads_;
+  PayloadSet payloads_;
   AssertResult extra_;
   uint64_t seed_ = 1;
   Clock::time_point start_;
@@ -223,78 +215,18 @@ absl::Status Runner::RemoveCgroup(const std::string& name, int scope) {
   return ctx_.cgroups->Remove(name);
 }
 
-absl::Status Runner::RunPayload(const op::RunPayload& p, int scope) {
-  int gate[2];
-  if (pipe2(gate, O_CLOEXEC) != 0) return absl::ResourceExhaustedError("pipe2 failed");
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    close(gate[1]);
-    char go;
-    if (read(gate[0], &go, 1) != 1) _exit(127);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(p.binary.c_str()));
-    for (const std::string& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    _exit(127);
-  }
-  close(gate[0]);
-  if (pid < 0) {
-    close(gate[1]);
-    return absl::ResourceExhaustedError("fork payload failed");
-  }
-  payloads_.push_back({p.name, p.cgroup, pid, scope});
-  if (!p.cgroup.empty()) {
-    if (absl::Status s = ctx_.cgroups->MoveTask(p.cgroup, pid); !s.ok()) {
-      close(gate[1]);  // the child sees EOF and exits; reaped by KillPayload below
-      KillPayload(p.name, p.cgroup).IgnoreError();
-      return s;
-    }
-  }
-  const char go = 'g';
-  const bool released = write(gate[1], &go, 1) == 1;
-  close(gate[1]);
-  return released ? absl::OkStatus() : absl::InternalError("could not start payload");
-}
-
 absl::Status Runner::WaitPayload(const std::string& name, const std::string& cgroup) {
-  for (auto it = payloads_.begin(); it != payloads_.end(); ++it) {
-    if (it->name != name || it->cgroup != cgroup) continue;
-    int status = 0;
-    while (waitpid(it->pid, &status, WNOHANG) == 0) {
-      if (g_interrupted) return absl::CancelledError("interrupted");
-      std::this_thread::sleep_for(config::kHoldPoll);
-    }
-    kill(-it->pid, SIGKILL);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      extra_.AddFailure(DetailKind::kOther,
-                        absl::StrFormat("payload %s exited with %s %d", name,
-                                        WIFEXITED(status) ? "status" : "signal",
-                                        WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status)),
-                        cgroup);
-    }
-    payloads_.erase(it);
-    return absl::OkStatus();
+  absl::StatusOr<int> status = payloads_.Wait(name, cgroup, [] { return g_interrupted.load(); });
+  if (!status.ok()) return status.status();
+  if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+    extra_.AddFailure(DetailKind::kOther,
+                      absl::StrFormat("payload %s exited with %s %d", name,
+                                      WIFEXITED(*status) ? "status" : "signal",
+                                      WIFEXITED(*status) ? WEXITSTATUS(*status)
+                                                         : WTERMSIG(*status)),
+                      cgroup);
   }
-  return absl::NotFoundError(absl::StrCat("no running payload '", name, "' in '", cgroup, "'"));
-}
-
-absl::Status Runner::KillPayload(const std::string& name, const std::string& cgroup) {
-  for (auto it = payloads_.begin(); it != payloads_.end(); ++it) {
-    if (it->name != name || it->cgroup != cgroup) continue;
-    kill(-it->pid, SIGKILL);
-    kill(it->pid, SIGKILL);
-    while (waitpid(it->pid, nullptr, 0) < 0 && errno == EINTR) {}
-    payloads_.erase(it);
-    return absl::OkStatus();
-  }
-  return absl::NotFoundError(absl::StrCat("no running payload '", name, "' in '", cgroup, "'"));
+  return absl::OkStatus();
 }
 
 absl::Status Runner::Apply(const Op& op, int scope) {
@@ -360,12 +292,14 @@ absl::Status Runner::Apply(const Op& op, int scope) {
           (*to)->unrestricted = (*to)->unrestricted || (*from)->unrestricted;
           return absl::OkStatus();
         } else if constexpr (std::is_same_v<T, op::RunPayload>) {
-          return RunPayload(o, scope);
+          return payloads_.Start(o.name, o.cgroup, o.binary, o.args, scope, [&](pid_t pid) {
+            return o.cgroup.empty() ? absl::OkStatus() : ctx_.cgroups->MoveTask(o.cgroup, pid);
+          });
         } else if constexpr (std::is_same_v<T, op::WaitPayload>) {
           return WaitPayload(o.name, o.cgroup);
         } else {
           static_assert(std::is_same_v<T, op::KillPayload>);
-          return KillPayload(o.name, o.cgroup);
+          return payloads_.Kill(o.name, o.cgroup);
         }
       },
       op);
@@ -390,11 +324,7 @@ absl::Status Runner::Setup(const CgroupDef& def, int scope) {
 
 absl::Status Runner::EndScope(int scope) {
   StopBatches([&](const std::string&, const Batch& b) { return b.scope == scope; });
-  for (size_t i = payloads_.size(); i-- > 0;) {
-    if (payloads_[i].scope == scope) {
-      KillPayload(payloads_[i].name, payloads_[i].cgroup).IgnoreError();
-    }
-  }
+  payloads_.KillScope(scope);
   std::vector<std::string> mine;
   for (const auto& [name, cg] : cgroups_) if (cg.scope == scope) mine.push_back(name);
   std::sort(mine.begin(), mine.end(), [](const std::string& a, const std::string& b) {
@@ -506,9 +436,7 @@ void Runner::Abandon() {
   // before rmdir, deepest cgroups first.
   host_.batches.clear();
   for (auto& [name, cg] : cgroups_) cg.batches.clear();
-  for (size_t i = payloads_.size(); i-- > 0;) {
-    KillPayload(payloads_[i].name, payloads_[i].cgroup).IgnoreError();
-  }
+  payloads_.KillAll();
   std::vector<std::string> names;
   for (const auto& [name, cg] : cgroups_) names.push_back(name);
   std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {

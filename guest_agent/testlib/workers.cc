@@ -116,7 +116,9 @@ std::string ApplyWorkerSetup(const WorkerSpec& spec, int index) {
   ssize_t n;
   while ((n = read(gate_rd, &go, 1)) < 0 && errno == EINTR && !g_worker_stop) {}
   close(gate_rd);
-  if (n != 1 || g_worker_stop) _exit(0);  // the parent gave up before releasing us
+  // EOF: the parent gave up before releasing us. A stop that arrives right after the release
+  // still gets a (short) report below.
+  if (n != 1 && !g_worker_stop) _exit(0);
 
   Telemetry t(slot, &g_worker_stop);
   if (std::string err = ApplyWorkerSetup(spec, index); !err.empty()) {
