@@ -203,6 +203,17 @@ TEST_F(BareMetalTest, StarvedIdleWorkerFailsTheGapCheck) {
   ExpectNoLeftovers(r);
 }
 
+TEST_F(BareMetalTest, ExpectErrInvertsTheVerdict) {
+  ChildRun r = RunTest("starved_expected", tmpdir_);
+  ASSERT_TRUE(r.has_report) << r.out;
+  if (r.exit_code == 2) GTEST_SKIP() << "host has fewer than 2 usable CPUs";
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.report.outcome(), v1::TEST_OUTCOME_PASS);
+  EXPECT_GE(r.report.details_size(), 1);  // the failure it expected is kept for the record
+  EXPECT_NE(r.out.find("(failed as expected)"), std::string::npos) << r.out;
+  ExpectNoLeftovers(r);
+}
+
 TEST_F(BareMetalTest, MixedWorkloadsLeaveNoScratchFiles) {
   ChildRun r = RunTest("mixed_short", tmpdir_);
   ASSERT_TRUE(r.has_report) << r.out;
