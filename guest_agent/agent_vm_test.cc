@@ -195,6 +195,16 @@ TEST_F(AgentVmTest, ExitCodesAndSignalsAreReported) {
   EXPECT_EQ(sig->signal(), SIGSEGV);
 }
 
+TEST_F(AgentVmTest, ExecStartsInTheRequestedCgroup) {
+  v1::Exec e = Sh("cat /proc/self/cgroup");
+  e.set_cgroup("ktstr/agent_test");
+  std::string out;
+  auto r = client_->Exec(e, [&](v1::Output::Stream, absl::string_view d) { out.append(d.data(), d.size()); },
+                         In(absl::Seconds(60)));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(out, "0::/ktstr/agent_test\n");
+}
+
 TEST_F(AgentVmTest, ExecThatOutlivesItsTimeoutIsKilled) {
   absl::Time start = absl::Now();
   auto r = client_->Exec(Sh("sleep 600", 2000), nullptr, In(absl::Seconds(120)));
