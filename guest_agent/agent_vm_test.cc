@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <thread>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -265,6 +266,30 @@ TEST_F(AgentVmTest, MalformedFrameIsRejectedAndTheNextRequestWorks) {
   bool bad_frame = false;
   for (const auto& e : errors) bad_frame |= e.code() == v1::ERROR_CODE_BAD_FRAME;
   EXPECT_TRUE(bad_frame) << errors.size() << " errors";
+}
+
+// What a warm pool does between jobs: the host disconnects and a new host connects later.
+// Output produced while nobody is connected must not wedge the agent.
+TEST_F(AgentVmTest, ANewHostConnectionIsServedAfterADisconnect) {
+  v1::Hello hello;
+  hello.set_forward_kernel_log(true);
+  ASSERT_TRUE(client_->Hello(hello, In(absl::Seconds(60))).ok());
+  // Kernel log lines (forwarded to the host) keep coming for ~3 s from a process in its own
+  // session, so they are produced while the host is away.
+  auto bg = client_->Exec(
+      Sh("setsid sh -c 'for i in $(seq 1 30); do echo tick$i > /dev/kmsg; sleep 0.1; done' "
+         "</dev/null >/dev/null 2>&1 &"),
+      nullptr, In(absl::Seconds(60)));
+  ASSERT_TRUE(bg.ok()) << bg.status();
+  delete client_;
+  client_ = nullptr;
+  absl::SleepFor(absl::Seconds(2));
+  auto again = AgentClient::Connect(vm_->channel_socket_path(), In(absl::Seconds(60)));
+  ASSERT_TRUE(again.ok()) << again.status() << "\n" << vm_->ConsoleText();
+  client_ = again->release();
+  auto r = client_->Exec(Sh("echo back"), nullptr, In(absl::Seconds(60)));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code(), 0);
 }
 
 // Last: powers the VM off.
