@@ -403,6 +403,15 @@ absl::Status AgentClient::SendStdin(uint64_t exec_request_id, absl::string_view 
   return Roundtrip(std::move(req), v1::GuestToHost::kAck, deadline).status();
 }
 
+absl::Status AgentClient::ResizePty(uint64_t exec_request_id, uint32_t rows, uint32_t cols,
+                                   absl::Time deadline) {
+  v1::HostToGuest req;
+  req.mutable_pty_resize()->set_target_request_id(exec_request_id);
+  req.mutable_pty_resize()->set_rows(rows);
+  req.mutable_pty_resize()->set_cols(cols);
+  return Roundtrip(std::move(req), v1::GuestToHost::kAck, deadline).status();
+}
+
 absl::Status AgentClient::Cancel(uint64_t target_request_id, absl::Time deadline) {
   v1::HostToGuest req;
   req.mutable_cancel()->set_target_request_id(target_request_id);

@@ -323,6 +323,48 @@ TEST_F(AgentHostTest, StdinIsFedToTheProcessAndEofEndsIt) {
   EXPECT_EQ(out, "HELLO STDIN\n");
 }
 
+TEST_F(AgentHostTest, PtyExecHasATerminalOfTheRequestedSizeAndResizes) {
+  v1::Exec e;
+  e.add_argv("sh");
+  e.set_pty(true);
+  e.set_pty_rows(33);
+  e.set_pty_cols(101);
+  absl::Mutex mu;
+  std::string out;
+  std::thread typist;
+  auto r = client_->Exec(
+      e,
+      [&](v1::Output::Stream s, absl::string_view d) {
+        absl::MutexLock lock(&mu);
+        EXPECT_EQ(s, v1::Output::STREAM_STDOUT);
+        out.append(d.data(), d.size());
+      },
+      In(absl::Seconds(30)), [&](uint64_t id) {
+        typist = std::thread([this, id, &mu, &out] {
+          auto wait_for = [&](const std::string& what) {
+            for (int i = 0; i < 200; ++i) {
+              {
+                absl::MutexLock lock(&mu);
+                if (out.find(what) != std::string::npos) return true;
+              }
+              absl::SleepFor(absl::Milliseconds(25));
+            }
+            return false;
+          };
+          EXPECT_TRUE(client_->SendStdin(id, "tty; stty size; echo mark1\n", false, In(absl::Seconds(5))).ok());
+          EXPECT_TRUE(wait_for("\nmark1"));
+          EXPECT_TRUE(client_->ResizePty(id, 40, 120, In(absl::Seconds(5))).ok());
+          EXPECT_TRUE(client_->SendStdin(id, "stty size; exit 3\n", false, In(absl::Seconds(5))).ok());
+        });
+      });
+  typist.join();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code(), 3);
+  EXPECT_NE(out.find("/dev/pts/"), std::string::npos) << out;
+  EXPECT_NE(out.find("33 101"), std::string::npos) << out;
+  EXPECT_NE(out.find("40 120"), std::string::npos) << out;
+}
+
 TEST_F(AgentHostTest, ShutdownAcksAndTheAgentExits) {
   ASSERT_TRUE(client_->Shutdown(false, In(absl::Seconds(10))).ok());
   int status = -1;

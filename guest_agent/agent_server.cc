@@ -155,9 +155,11 @@ void AgentServer::Handle(const v1::HostToGuest& msg) {
       StartJob(id, [this, req = msg.run_test()](Job* job) { RunTestJob(job, req); });
       return;
     case v1::HostToGuest::kCancel:
-    case v1::HostToGuest::kStdin: {
-      const uint64_t target = msg.has_cancel() ? msg.cancel().target_request_id()
-                                               : msg.stdin().target_request_id();
+    case v1::HostToGuest::kStdin:
+    case v1::HostToGuest::kPtyResize: {
+      const uint64_t target = msg.has_cancel()  ? msg.cancel().target_request_id()
+                              : msg.has_stdin() ? msg.stdin().target_request_id()
+                                                : msg.pty_resize().target_request_id();
       absl::MutexLock lock(&jobs_mu_);
       auto it = jobs_.find(target);
       if (it == jobs_.end() || it->second->done) {
@@ -169,6 +171,14 @@ void AgentServer::Handle(const v1::HostToGuest& msg) {
       if (msg.has_cancel()) {
         job->cancel_requested = true;
         if (job->proc) job->proc->Cancel();
+      } else if (msg.has_pty_resize()) {
+        absl::Status s = job->proc ? job->proc->Resize(static_cast<uint16_t>(msg.pty_resize().rows()),
+                                                       static_cast<uint16_t>(msg.pty_resize().cols()))
+                                   : absl::FailedPreconditionError("the target has no process yet");
+        if (!s.ok()) {
+          SendError(id, v1::ERROR_CODE_IO, s.message());
+          return;
+        }
       } else if (job->proc) {
         job->proc->WriteStdin(msg.stdin().data(), msg.stdin().eof());
       } else {
@@ -315,10 +325,6 @@ absl::StatusOr<ProcessOutcome> AgentServer::RunJobProcess(Job* job, const Proces
 }
 
 void AgentServer::RunExec(Job* job, v1::Exec exec) {
-  if (exec.pty()) {
-    SendError(job->id, v1::ERROR_CODE_IO, "exec.pty is not supported by this agent");
-    return;
-  }
   auto cg = PrepareCgroup(exec.cgroup());
   if (!cg.ok()) {
     SendError(job->id, v1::ERROR_CODE_IO, cg.status().message());
@@ -330,7 +336,10 @@ void AgentServer::RunExec(Job* job, v1::Exec exec) {
   spec.cwd = exec.cwd();
   spec.cgroup_dir = *cg;
   spec.timeout = std::chrono::milliseconds(exec.timeout_ms());
-  spec.stdin_open = exec.stdin_open();
+  spec.stdin_open = exec.stdin_open() || exec.pty();
+  spec.pty = exec.pty();
+  if (exec.pty_rows() > 0) spec.pty_rows = static_cast<uint16_t>(exec.pty_rows());
+  if (exec.pty_cols() > 0) spec.pty_cols = static_cast<uint16_t>(exec.pty_cols());
   auto outcome = RunJobProcess(job, spec);
   if (!outcome.ok()) {
     SendError(job->id, v1::ERROR_CODE_IO, outcome.status().message());

@@ -236,6 +236,20 @@ TEST_F(AgentVmTest, ExecStartsInTheRequestedCgroup) {
   EXPECT_EQ(out, "0::/ktstr/agent_test\n");
 }
 
+TEST_F(AgentVmTest, PtyExecGetsATerminal) {
+  v1::Exec e = Sh("tty; stty size");
+  e.set_pty(true);
+  e.set_pty_rows(30);
+  e.set_pty_cols(90);
+  std::string out;
+  auto r = client_->Exec(e, [&](v1::Output::Stream, absl::string_view d) { out.append(d.data(), d.size()); },
+                         In(absl::Seconds(60)));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code(), 0) << out;
+  EXPECT_NE(out.find("/dev/pts/"), std::string::npos) << out;
+  EXPECT_NE(out.find("30 90"), std::string::npos) << out;
+}
+
 TEST_F(AgentVmTest, ExecThatOutlivesItsTimeoutIsKilled) {
   absl::Time start = absl::Now();
   auto r = client_->Exec(Sh("sleep 600", 2000), nullptr, In(absl::Seconds(120)));

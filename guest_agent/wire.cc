@@ -151,6 +151,7 @@ absl::Status ValidateHostToGuest(const v1::HostToGuest& msg) {
           return Invalid(absl::StrCat("exec.env has a bad name or value: ", k));
       if (!e.cwd().empty() && !IsAbsolute(e.cwd())) return Invalid("exec.cwd must be absolute");
       if (e.cgroup().find("..") != std::string::npos) return Invalid("exec.cgroup has '..'");
+      if (e.pty_rows() > 0xffff || e.pty_cols() > 0xffff) return Invalid("exec.pty size above 65535");
       return absl::OkStatus();
     }
     case v1::HostToGuest::kRunTest: {
@@ -167,6 +168,13 @@ absl::Status ValidateHostToGuest(const v1::HostToGuest& msg) {
     case v1::HostToGuest::kStdin:
       if (msg.stdin().target_request_id() == 0) return Invalid("stdin.target_request_id is 0");
       return absl::OkStatus();
+    case v1::HostToGuest::kPtyResize: {
+      const auto& r = msg.pty_resize();
+      if (r.target_request_id() == 0) return Invalid("pty_resize.target_request_id is 0");
+      if (r.rows() == 0 || r.cols() == 0 || r.rows() > 0xffff || r.cols() > 0xffff)
+        return Invalid("pty_resize needs rows and cols in 1..65535");
+      return absl::OkStatus();
+    }
     case v1::HostToGuest::MSG_NOT_SET:
       return Invalid("message has no request kind set (unknown or empty)");
   }
