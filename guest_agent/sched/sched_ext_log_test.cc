@@ -104,7 +104,7 @@ TEST(SchedExtLog, ClassifiesEveryExitFormOnTheKernelsLines) {
        "runtime error",
        "soft lockup - CPU 1 stuck for 22s"},
       {"sysrq-S",
-       {"sysrq: Restore normal scheduling",
+       {"sysrq: Disable sched_ext and revert all tasks to CFS",  // captured in the guest
         "sched_ext: BPF scheduler \"scx_fifo\" disabled (disabled by sysrq-S)"},
        ktstr::v1::SCHED_EXIT_KIND_SYSRQ,
        "disabled by sysrq-S",

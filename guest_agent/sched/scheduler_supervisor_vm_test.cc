@@ -219,6 +219,17 @@ TEST_F(SupervisorVmTest, DegradeStarvesTheNamedCgroup) {
   EXPECT_TRUE(absl::StrContains(out, "state: SCHEDULER_STATE_RAN")) << out;
 }
 
+TEST_F(SupervisorVmTest, SysrqSIsEjectedWithTheSysrqKind) {
+  v1::SchedulerReport r = Probe(
+      absl::StrCat(kProbe, " --watch-ms=60000 -- /scx_fifo & P=$!; "
+                           "until [ \"$(cat /sys/kernel/sched_ext/state)\" = enabled ]; do "
+                           "sleep 0.1; done; echo S > /proc/sysrq-trigger; wait $P"),
+      absl::Minutes(3));
+  EXPECT_EQ(r.state(), v1::SCHEDULER_STATE_EJECTED) << r.DebugString();
+  EXPECT_EQ(r.exit_kind(), ktstr::v1::SCHED_EXIT_KIND_SYSRQ) << r.DebugString();
+  EXPECT_EQ(r.exit_kind_text(), "disabled by sysrq-S");
+}
+
 TEST_F(SupervisorVmTest, FailVerifyIsNotAttachedWithTheVerifiersMessage) {
   v1::SchedulerReport r =
       Probe(absl::StrCat(kProbe, " -- /scx_fifo --fail-verify"), absl::Minutes(4));
