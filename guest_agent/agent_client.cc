@@ -261,11 +261,13 @@ absl::StatusOr<v1::GuestToHost> AgentClient::Roundtrip(v1::HostToGuest req,
 absl::StatusOr<v1::GuestToHost> AgentClient::Streamed(v1::HostToGuest req,
                                                       v1::GuestToHost::MsgCase want,
                                                       const OutputFn& on_output,
-                                                      absl::Time deadline) {
+                                                      absl::Time deadline,
+                                                      const std::function<void(uint64_t)>& on_started) {
   const uint64_t id = NextId();
   req.set_request_id(id);
   auto call = Register(id);
   absl::Status sent = Send(req, deadline);
+  if (sent.ok() && on_started) on_started(id);
   absl::StatusOr<v1::GuestToHost> reply =
       sent.ok() ? absl::StatusOr<v1::GuestToHost>(absl::UnknownError("no reply"))
                 : absl::StatusOr<v1::GuestToHost>(sent);
@@ -374,10 +376,11 @@ absl::StatusOr<v1::PutFileDone> AgentClient::PutBytes(absl::string_view data,
 }
 
 absl::StatusOr<v1::ExecExit> AgentClient::Exec(const v1::Exec& exec, const OutputFn& on_output,
-                                               absl::Time deadline) {
+                                               absl::Time deadline,
+                                               const std::function<void(uint64_t)>& on_started) {
   v1::HostToGuest req;
   *req.mutable_exec() = exec;
-  auto r = Streamed(std::move(req), v1::GuestToHost::kExecExit, on_output, deadline);
+  auto r = Streamed(std::move(req), v1::GuestToHost::kExecExit, on_output, deadline, on_started);
   if (!r.ok()) return r.status();
   return r->exec_exit();
 }
@@ -389,6 +392,21 @@ absl::StatusOr<v1::TestResult> AgentClient::RunTest(const v1::RunTest& run, cons
   auto r = Streamed(std::move(req), v1::GuestToHost::kTestResult, on_output, deadline);
   if (!r.ok()) return r.status();
   return r->test_result();
+}
+
+absl::Status AgentClient::SendStdin(uint64_t exec_request_id, absl::string_view data, bool eof,
+                                    absl::Time deadline) {
+  v1::HostToGuest req;
+  req.mutable_stdin()->set_target_request_id(exec_request_id);
+  req.mutable_stdin()->set_data(std::string(data));
+  req.mutable_stdin()->set_eof(eof);
+  return Roundtrip(std::move(req), v1::GuestToHost::kAck, deadline).status();
+}
+
+absl::Status AgentClient::Cancel(uint64_t target_request_id, absl::Time deadline) {
+  v1::HostToGuest req;
+  req.mutable_cancel()->set_target_request_id(target_request_id);
+  return Roundtrip(std::move(req), v1::GuestToHost::kAck, deadline).status();
 }
 
 void AgentClient::set_kernel_log_callback(KernelLogFn fn) {

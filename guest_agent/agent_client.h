@@ -60,7 +60,14 @@ class AgentClient {
                                            uint32_t mode, absl::Time deadline);
   // Runs a program; output arrives through `on_output` as it is produced. On the deadline
   // the guest process is cancelled and DeadlineExceeded returned.
-  absl::StatusOr<v1::ExecExit> Exec(const v1::Exec& exec, const OutputFn& on_output, absl::Time deadline);
+  // `on_started`, when given, gets the request id once the request is sent: another thread
+  // may then feed stdin with SendStdin (exec.stdin_open) or stop it with Cancel.
+  absl::StatusOr<v1::ExecExit> Exec(const v1::Exec& exec, const OutputFn& on_output, absl::Time deadline,
+                                    const std::function<void(uint64_t)>& on_started = nullptr);
+  // Stdin bytes for a running Exec started with stdin_open; eof closes its stdin.
+  absl::Status SendStdin(uint64_t exec_request_id, absl::string_view data, bool eof, absl::Time deadline);
+  // Cancels a running Exec or RunTest (its process group is killed; it reports cancelled).
+  absl::Status Cancel(uint64_t target_request_id, absl::Time deadline);
   absl::StatusOr<v1::TestResult> RunTest(const v1::RunTest& run, const OutputFn& on_output,
                                          absl::Time deadline);
   // Asks the guest to power off (or reboot) and waits for its Ack.
@@ -98,7 +105,8 @@ class AgentClient {
                                             absl::Time deadline);
   // Exec and RunTest: stream Output until a terminal message of kind `want`.
   absl::StatusOr<v1::GuestToHost> Streamed(v1::HostToGuest req, v1::GuestToHost::MsgCase want,
-                                           const OutputFn& on_output, absl::Time deadline);
+                                           const OutputFn& on_output, absl::Time deadline,
+                                           const std::function<void(uint64_t)>& on_started = nullptr);
 
   int fd_;
   std::atomic<uint64_t> next_id_{1};

@@ -301,6 +301,28 @@ TEST_F(AgentHostTest, RunTestReturnsTheReportAndProcessOutcome) {
   EXPECT_TRUE(r->process().timed_out());
 }
 
+TEST_F(AgentHostTest, StdinIsFedToTheProcessAndEofEndsIt) {
+  v1::Exec e;
+  e.add_argv("tr");
+  e.add_argv("a-z");
+  e.add_argv("A-Z");
+  e.set_stdin_open(true);
+  std::string out;
+  std::thread feeder;
+  auto r = client_->Exec(
+      e, [&](v1::Output::Stream, absl::string_view d) { out.append(d.data(), d.size()); },
+      In(absl::Seconds(20)), [&](uint64_t id) {
+        feeder = std::thread([this, id] {
+          EXPECT_TRUE(client_->SendStdin(id, "hello ", false, In(absl::Seconds(5))).ok());
+          EXPECT_TRUE(client_->SendStdin(id, "stdin\n", true, In(absl::Seconds(5))).ok());
+        });
+      });
+  feeder.join();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code(), 0);
+  EXPECT_EQ(out, "HELLO STDIN\n");
+}
+
 TEST_F(AgentHostTest, ShutdownAcksAndTheAgentExits) {
   ASSERT_TRUE(client_->Shutdown(false, In(absl::Seconds(10))).ok());
   int status = -1;
@@ -311,6 +333,21 @@ TEST_F(AgentHostTest, ShutdownAcksAndTheAgentExits) {
   ASSERT_TRUE(WIFEXITED(status)) << status;
   EXPECT_EQ(WEXITSTATUS(status), 0);
   agent_pid_ = -1;
+}
+
+TEST(AgentBinaryTest, HelpAndBadArguments) {
+  FILE* p = ::popen("guest_agent/ktstr-agent --help", "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = ::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  EXPECT_EQ(::pclose(p), 0);
+  EXPECT_NE(out.find("--channel=SPEC"), std::string::npos) << out;
+  EXPECT_NE(out.find("KTSTR_AGENT_READY"), std::string::npos) << out;
+  EXPECT_NE(std::system("guest_agent/ktstr-agent --bogus 2>/dev/null"), 0);
+  EXPECT_NE(std::system("guest_agent/ktstr-agent --no-pid1 --channel=tcp:1 2>/dev/null"), 0);
+  // No listener: a clear failure, not a hang.
+  EXPECT_NE(std::system("guest_agent/ktstr-agent --no-pid1 --channel=unix:/nonexistent/s 2>/dev/null"), 0);
 }
 
 }  // namespace

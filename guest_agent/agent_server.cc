@@ -87,7 +87,7 @@ void AgentServer::OnBytes(absl::string_view bytes) {
     FrameDecoder::Item item = decoder_.Next();
     if (std::holds_alternative<std::monostate>(item)) return;
     if (auto* err = std::get_if<FrameError>(&item)) {
-      spdlog::warn("{}", err->Describe());
+      spdlog::debug("{}", err->Describe());  // the host gets it; the console is slow
       SendError(0, v1::ERROR_CODE_BAD_FRAME, err->Describe());
       continue;
     }
@@ -172,8 +172,9 @@ void AgentServer::Handle(const v1::HostToGuest& msg) {
       } else if (job->proc) {
         job->proc->WriteStdin(msg.stdin().data(), msg.stdin().eof());
       } else {
-        SendError(id, v1::ERROR_CODE_UNKNOWN_REQUEST, "the target has no process yet");
-        return;
+        // The job thread has not started its process yet: keep the bytes for it.
+        job->early_stdin += msg.stdin().data();
+        job->early_stdin_eof = job->early_stdin_eof || msg.stdin().eof();
       }
       out.mutable_ack();
       sink_->Send(out);
@@ -297,6 +298,8 @@ absl::StatusOr<ProcessOutcome> AgentServer::RunJobProcess(Job* job, const Proces
     absl::MutexLock jl(&job->mu);
     job->proc = proc->get();
     if (job->cancel_requested) job->proc->Cancel();
+    if (!job->early_stdin.empty() || job->early_stdin_eof)
+      job->proc->WriteStdin(std::move(job->early_stdin), job->early_stdin_eof);
   }
   const uint64_t id = job->id;
   ProcessOutcome outcome = (*proc)->Wait([this, id](v1::Output::Stream stream, absl::string_view data) {

@@ -84,6 +84,9 @@ class AgentServer {
     absl::Mutex mu;
     RunningProcess* proc ABSL_GUARDED_BY(mu) = nullptr;
     bool cancel_requested ABSL_GUARDED_BY(mu) = false;
+    // Stdin that arrived before the process was started.
+    std::string early_stdin ABSL_GUARDED_BY(mu);
+    bool early_stdin_eof ABSL_GUARDED_BY(mu) = false;
   };
 
   void SendError(uint64_t id, v1::ErrorCode code, absl::string_view message);

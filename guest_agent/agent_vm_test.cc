@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -184,6 +185,35 @@ TEST_F(AgentVmTest, RunTestRunsAShippedTestBinary) {
   EXPECT_EQ(r->process().exit_code(), 0);
 }
 
+TEST_F(AgentVmTest, RunTestUnderASchedExtSchedulerReportsTheScheduler) {
+  ASSERT_TRUE(PutWithClosure(*client_, "guest_agent/fake_ktstr_test", "/opt/bin/fake_ktstr_test").ok());
+  auto put = client_->PutFile("scheduler_tests/schedulers/scx_fifo", "/opt/bin/scx_fifo", 0755,
+                              In(absl::Seconds(120)));
+  ASSERT_TRUE(put.ok()) << put.status();
+  v1::RunTest run;
+  run.set_binary_path("/opt/bin/fake_ktstr_test");
+  run.set_test_name("pass");
+  run.set_timeout_ms(60000);
+  v1::SchedulerLaunch* s = run.mutable_scheduler();
+  s->set_name("scx_fifo");
+  s->set_binary_path("/opt/bin/scx_fifo");
+  s->set_attach_timeout_ms(180000);  // verifier time under TCG on a shared host
+  s->set_expected_ops_name("scx_fifo");
+  auto r = client_->RunTest(run, nullptr, In(absl::Minutes(6)));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->error().empty()) << r->error() << "\n" << r->scheduler().DebugString();
+  EXPECT_EQ(r->scheduler().state(), v1::SCHEDULER_STATE_RAN) << r->scheduler().DebugString();
+  EXPECT_EQ(r->scheduler().ops_name(), "scx_fifo");
+  EXPECT_EQ(r->report().outcome(), ktstr::v1::TEST_OUTCOME_PASS);
+  // The test process was told the loader's pid.
+  EXPECT_TRUE(absl::StartsWith(r->report().stats_text(), "SCHED_PID="));
+  EXPECT_GT(r->report().stats_text().size(), strlen("SCHED_PID="));
+  // Stopped afterwards: the kernel is back on EEVDF.
+  auto hello = client_->Hello(v1::Hello(), In(absl::Seconds(60)));
+  ASSERT_TRUE(hello.ok()) << hello.status();
+  EXPECT_EQ(hello->sched_ext(), v1::SCHED_EXT_STATE_DISABLED);
+}
+
 TEST_F(AgentVmTest, ExitCodesAndSignalsAreReported) {
   auto code = client_->Exec(Sh("exit 42"), nullptr, In(absl::Seconds(60)));
   ASSERT_TRUE(code.ok()) << code.status();
@@ -193,6 +223,16 @@ TEST_F(AgentVmTest, ExitCodesAndSignalsAreReported) {
   ASSERT_TRUE(sig.ok()) << sig.status();
   EXPECT_EQ(sig->exit_code(), -1);
   EXPECT_EQ(sig->signal(), SIGSEGV);
+}
+
+TEST_F(AgentVmTest, ExecStartsInTheRequestedCgroup) {
+  v1::Exec e = Sh("cat /proc/self/cgroup");
+  e.set_cgroup("ktstr/agent_test");
+  std::string out;
+  auto r = client_->Exec(e, [&](v1::Output::Stream, absl::string_view d) { out.append(d.data(), d.size()); },
+                         In(absl::Seconds(60)));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(out, "0::/ktstr/agent_test\n");
 }
 
 TEST_F(AgentVmTest, ExecThatOutlivesItsTimeoutIsKilled) {
