@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
@@ -134,14 +135,22 @@ std::optional<std::string> ExtractVerifierError(absl::string_view loader_output)
   size_t end = loader_output.find(kEnd, body_start);
   absl::string_view body = loader_output.substr(
       body_start, end == absl::string_view::npos ? absl::string_view::npos : end - body_start);
-  // The verifier states the error on the line before its "processed N insns" summary.
+  // The verifier states the error on the line before its "processed N insns" summary. Newer
+  // verifiers (7.x) put an explanation between the two that opens with "Verification failed:
+  // CATEGORY"; then the error is the line before that headline, and the headline is kept.
   std::vector<absl::string_view> lines =
       absl::StrSplit(body, '\n', absl::SkipWhitespace());
   std::string error;
-  for (size_t i = 0; i < lines.size(); ++i) {
-    if (absl::StartsWith(lines[i], "processed ") && i > 0) {
-      error = std::string(absl::StripAsciiWhitespace(lines[i - 1]));
+  for (size_t i = 1; i < lines.size(); ++i) {
+    if (absl::StartsWith(lines[i], "Verification failed:")) {
+      error = absl::StrCat(absl::StripAsciiWhitespace(lines[i - 1]), " (",
+                           absl::StripAsciiWhitespace(lines[i]), ")");
       break;
+    }
+  }
+  for (size_t i = 1; error.empty() && i < lines.size(); ++i) {
+    if (absl::StartsWith(lines[i], "processed ")) {
+      error = std::string(absl::StripAsciiWhitespace(lines[i - 1]));
     }
   }
   if (error.empty() && !lines.empty()) {

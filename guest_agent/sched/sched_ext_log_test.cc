@@ -2,6 +2,7 @@
 // the 7.3 guest kernel; values as measured in reference/sched_ext-facts.md and in the guest).
 #include "guest_agent/sched/sched_ext_log.h"
 
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,22 @@ TEST(SchedExtLog, ClassifiesEveryExitFormOnTheKernelsLines) {
        ktstr::v1::SCHED_EXIT_KIND_STALL,
        "runnable task stall",
        "rcu_tasks_kthre[45] failed to run for 7.484s"},
+      {"scx_fifo --stall-after=200 --timeout-ms=3000 in the guest (captured)",
+       {"sched_ext: scx_fifo: watchdog timeout 3000ms <= rescue overload threshold 4096ms",
+        "sched_ext: BPF scheduler \"scx_fifo\" enabled",
+        "sched_ext: BPF scheduler \"scx_fifo\" disabled (runnable task stall)",
+        "sched_ext: scx_fifo: sh[133] failed to run for 3.496s"},
+       ktstr::v1::SCHED_EXIT_KIND_STALL,
+       "runnable task stall",
+       "sh[133] failed to run for 3.496s"},
+      {"scx_fifo --error-after=100 in the guest (captured)",
+       {"sched_ext: BPF scheduler \"scx_fifo\" enabled",
+        "sched_ext: BPF scheduler \"scx_fifo\" disabled (scx_bpf_error)",
+        "sched_ext: scx_fifo: scx_fifo: --error-after 100 inserts reached",
+        "   bpf__sched_ext_ops_enqueue+0x50/0xad"},
+       ktstr::v1::SCHED_EXIT_KIND_SCX_BPF_ERROR,
+       "scx_bpf_error",
+       "scx_fifo: --error-after 100 inserts reached"},
       {"livelock (same exit kind, only the message differs)",
        {"sched_ext: BPF scheduler \"scx_fifo\" disabled (runnable task stall)",
         "sched_ext: scx_fifo: watchdog failed to check in for 5.004s"},
@@ -87,7 +104,7 @@ TEST(SchedExtLog, ClassifiesEveryExitFormOnTheKernelsLines) {
        "runtime error",
        "soft lockup - CPU 1 stuck for 22s"},
       {"sysrq-S",
-       {"sysrq: Restore normal scheduling",
+       {"sysrq: Disable sched_ext and revert all tasks to CFS",  // captured in the guest
         "sched_ext: BPF scheduler \"scx_fifo\" disabled (disabled by sysrq-S)"},
        ktstr::v1::SCHED_EXIT_KIND_SYSRQ,
        "disabled by sysrq-S",
@@ -178,6 +195,18 @@ constexpr char kVerifierRejectLog[] =
     "libbpf: prog 'fifo_enqueue': failed to load: -13\n"
     "libbpf: failed to load object 'scx_fifo'\n"
     "scx_fifo: FAILED_PRECONDITION: loading scx_fifo: Permission denied\n";
+
+TEST(SchedExtLog, ExtractsTheVerifiersComplaintFromARealRejection) {
+  // scx_fifo --fail-verify loaded in the 7.3 guest (scheduler_supervisor_vm_test), verbatim.
+  std::ifstream in("guest_agent/sched/testdata/verifier_reject_scx_fifo_7.3.log");
+  ASSERT_TRUE(in) << "testdata missing";
+  std::string log((std::istreambuf_iterator<char>(in)), {});
+  std::optional<std::string> e = ExtractVerifierError(log);
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(*e,
+            "prog 'fifo_enqueue': R1 invalid mem access 'scalar' (Verification failed: Register "
+            "Type Safety: Invalid dereference)");
+}
 
 TEST(SchedExtLog, ExtractsTheVerifiersComplaint) {
   std::optional<std::string> e = ExtractVerifierError(kVerifierRejectLog);

@@ -182,6 +182,54 @@ TEST_F(SupervisorVmTest, ErrorAfterIsEjectedWithScxBpfError) {
       << r.exit_detail();
 }
 
+// --degrade starves one cgroup under contention: the same spinners get far less CPU in cg_1
+// than in cg_0 (under the fair scheduler they would get about the same).
+TEST_F(SupervisorVmTest, DegradeStarvesTheNamedCgroup) {
+  const std::string script = absl::StrCat(
+      "C=/sys/fs/cgroup; mkdir -p $C/cg_0 $C/cg_1; ", kProbe,
+      " --watch-ms=12000 -- /scx_fifo --degrade=cg_1 > /tmp/degrade.out 2>&1 & P=$!; "
+      "until [ \"$(cat /sys/kernel/sched_ext/state)\" = enabled ]; do sleep 0.1; done; "
+      "for cg in cg_0 cg_1; do for i in 1 2 3 4; do "
+      "  sh -c \"echo \\$\\$ > $C/$cg/cgroup.procs; exec sh -c 'while :; do :; done'\" & "
+      "done; done; "
+      "sleep 6; "  // the measurement window
+      "u0=$(awk '/usage_usec/{print $2}' $C/cg_0/cpu.stat); "
+      "u1=$(awk '/usage_usec/{print $2}' $C/cg_1/cpu.stat); "
+      "echo USAGE $u0 $u1; "
+      "for cg in cg_0 cg_1; do kill $(cat $C/$cg/cgroup.procs); done; "
+      "wait $P; cat /tmp/degrade.out; "
+      "sleep 0.5; rmdir $C/cg_0 $C/cg_1");
+  v1::Exec e;
+  e.add_argv("/bin/sh");
+  e.add_argv("-c");
+  e.add_argv(script);
+  std::string out;
+  auto exit = client_->Exec(
+      e, [&](v1::Output::Stream, absl::string_view data) { absl::StrAppend(&out, data); },
+      In(absl::Minutes(5)));
+  ASSERT_TRUE(exit.ok()) << exit.status() << "\n" << out;
+  printf("---- degrade\n%s\n", out.c_str());
+  size_t at = out.find("USAGE ");
+  ASSERT_NE(at, std::string::npos) << out;
+  long long u0 = 0, u1 = 0;
+  ASSERT_EQ(sscanf(out.c_str() + at, "USAGE %lld %lld", &u0, &u1), 2) << out;
+  ASSERT_GT(u0, 0);
+  EXPECT_LT(u1 * 3, u0) << "cg_0 " << u0 << " us, cg_1 (degraded) " << u1 << " us";
+  // The scheduler itself stayed attached the whole time.
+  EXPECT_TRUE(absl::StrContains(out, "state: SCHEDULER_STATE_RAN")) << out;
+}
+
+TEST_F(SupervisorVmTest, SysrqSIsEjectedWithTheSysrqKind) {
+  v1::SchedulerReport r = Probe(
+      absl::StrCat(kProbe, " --watch-ms=60000 -- /scx_fifo & P=$!; "
+                           "until [ \"$(cat /sys/kernel/sched_ext/state)\" = enabled ]; do "
+                           "sleep 0.1; done; echo S > /proc/sysrq-trigger; wait $P"),
+      absl::Minutes(3));
+  EXPECT_EQ(r.state(), v1::SCHEDULER_STATE_EJECTED) << r.DebugString();
+  EXPECT_EQ(r.exit_kind(), ktstr::v1::SCHED_EXIT_KIND_SYSRQ) << r.DebugString();
+  EXPECT_EQ(r.exit_kind_text(), "disabled by sysrq-S");
+}
+
 TEST_F(SupervisorVmTest, FailVerifyIsNotAttachedWithTheVerifiersMessage) {
   v1::SchedulerReport r =
       Probe(absl::StrCat(kProbe, " -- /scx_fifo --fail-verify"), absl::Minutes(4));

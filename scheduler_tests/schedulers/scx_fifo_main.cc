@@ -80,6 +80,7 @@ int Run(const ScxFifoOptions& opts) {
     fprintf(stderr, "scx_fifo: %s\n", fifo.status().ToString().c_str());
     return 1;
   }
+  if (g_stop.load()) return 0;  // asked to stop while the verifier ran: never attach
   if (absl::Status st = (*fifo)->Attach(); !st.ok()) {
     fprintf(stderr, "scx_fifo: %s\n", st.ToString().c_str());
     return 1;
