@@ -76,7 +76,8 @@ void UnixListener::AcceptLoop(grpc::Server* server) {
     }
     pollfd p{fd_, POLLIN, 0};
     if (poll(&p, 1, 200) <= 0) continue;  // 200 ms: how quickly Stop() is noticed
-    int conn = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    // gRPC expects a non-blocking fd (its posix endpoint never sets it itself).
+    int conn = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (conn < 0) {
       if (errno != EINTR && errno != EAGAIN) spdlog::warn("accept: {}", strerror(errno));
       continue;
