@@ -1,0 +1,424 @@
+#include "guest_agent/agent_client.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace ktstr::agent {
+namespace {
+
+int RemainingMs(absl::Time deadline, absl::Duration cap = absl::Seconds(1)) {
+  absl::Duration left = std::min(deadline - absl::Now(), cap);
+  if (left <= absl::ZeroDuration()) return 0;
+  return static_cast<int>(absl::ToInt64Milliseconds(left)) + 1;
+}
+
+absl::StatusOr<int> ConnectUnix(const std::string& path, absl::Time deadline) {
+  struct sockaddr_un sa = {};
+  sa.sun_family = AF_UNIX;
+  if (path.size() >= sizeof sa.sun_path)
+    return absl::InvalidArgumentError(absl::StrCat("socket path too long: ", path));
+  std::memcpy(sa.sun_path, path.data(), path.size());
+  while (true) {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
+    if (::connect(fd, reinterpret_cast<struct sockaddr*>(&sa), sizeof sa) == 0) return fd;
+    int e = errno;
+    ::close(fd);
+    if ((e != ENOENT && e != ECONNREFUSED) || absl::Now() >= deadline)
+      return absl::UnavailableError(absl::StrCat("connect ", path, ": ", std::strerror(e)));
+    absl::SleepFor(config::kConnectRetry);  // QEMU has not created the socket yet
+  }
+}
+
+}  // namespace
+
+absl::Status StatusFromGuestError(const v1::Error& error) {
+  std::string msg = absl::StrCat("guest: ", v1::ErrorCode_Name(error.code()), ": ", error.message());
+  switch (error.code()) {
+    case v1::ERROR_CODE_BAD_FRAME:
+    case v1::ERROR_CODE_BAD_MESSAGE:
+      return absl::InvalidArgumentError(msg);
+    case v1::ERROR_CODE_UNKNOWN_REQUEST:
+      return absl::NotFoundError(msg);
+    case v1::ERROR_CODE_CHECKSUM:
+      return absl::DataLossError(msg);
+    case v1::ERROR_CODE_BUSY:
+      return absl::ResourceExhaustedError(msg);
+    default:
+      return absl::InternalError(msg);
+  }
+}
+
+AgentClient::AgentClient(int fd) : fd_(fd) {
+  ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+  reader_ = std::thread([this] { ReaderLoop(); });
+}
+
+AgentClient::~AgentClient() {
+  stop_ = true;
+  ::shutdown(fd_, SHUT_RDWR);
+  if (reader_.joinable()) reader_.join();
+  ::close(fd_);
+}
+
+absl::StatusOr<std::unique_ptr<AgentClient>> AgentClient::Connect(const std::string& socket_path,
+                                                                  absl::Time deadline) {
+  auto fd = ConnectUnix(socket_path, deadline);
+  if (!fd.ok()) return fd.status();
+  return FromFd(*fd, deadline);
+}
+
+absl::StatusOr<std::unique_ptr<AgentClient>> AgentClient::FromFd(int fd, absl::Time deadline) {
+  std::unique_ptr<AgentClient> c(new AgentClient(fd));
+  if (absl::Status s = c->Handshake(deadline); !s.ok()) return s;
+  return c;
+}
+
+absl::Status AgentClient::Handshake(absl::Time deadline) {
+  // One Call collects the Pongs of every Ping sent; the first one that answers wins.
+  auto call = std::make_shared<Call>();
+  std::vector<uint64_t> ids;
+  absl::Status result = absl::DeadlineExceededError("the agent did not answer a ping");
+  while (absl::Now() < deadline && !closed_) {
+    uint64_t id = NextId();
+    {
+      absl::MutexLock lock(&mu_);
+      calls_[id] = call;
+    }
+    ids.push_back(id);
+    v1::HostToGuest ping;
+    ping.set_request_id(id);
+    ping.mutable_ping()->set_seq(id);
+    if (absl::Status s = Send(ping, std::min(deadline, absl::Now() + config::kConnectPingInterval));
+        !s.ok() && !absl::IsDeadlineExceeded(s)) {
+      result = s;
+      break;
+    }
+    auto reply = Receive(call.get(), std::min(deadline, absl::Now() + config::kConnectPingInterval));
+    if (reply.ok()) {
+      result = reply->has_pong() ? absl::OkStatus()
+                                 : absl::InternalError("unexpected first reply from the agent");
+      break;
+    }
+    if (!absl::IsDeadlineExceeded(reply.status())) {
+      result = reply.status();
+      break;
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  for (uint64_t id : ids) calls_.erase(id);
+  // Pongs to the other pings may still arrive; they find no call and are dropped.
+  return result;
+}
+
+void AgentClient::ReaderLoop() {
+  FrameDecoder decoder;
+  std::string buf(64 << 10, '\0');
+  while (!stop_) {
+    struct pollfd p = {fd_, POLLIN, 0};
+    int r = ::poll(&p, 1, 200);
+    if (r <= 0) continue;
+    ssize_t n = ::read(fd_, buf.data(), buf.size());
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (n <= 0) break;
+    decoder.Feed(absl::string_view(buf.data(), static_cast<size_t>(n)));
+    while (true) {
+      auto item = decoder.Next();
+      if (std::holds_alternative<std::monostate>(item)) break;
+      if (auto* err = std::get_if<FrameError>(&item)) {
+        spdlog::warn("agent channel: {}", err->Describe());
+        continue;
+      }
+      v1::GuestToHost msg;
+      if (!msg.ParseFromString(std::get<std::string>(item))) {
+        spdlog::warn("agent channel: unparsable GuestToHost dropped");
+        continue;
+      }
+      Deliver(std::move(msg));
+    }
+  }
+  closed_ = true;
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, call] : calls_) {
+    absl::MutexLock cl(&call->mu);
+    call->closed = true;
+  }
+}
+
+void AgentClient::Deliver(v1::GuestToHost msg) {
+  KernelLogFn log_fn;
+  std::shared_ptr<Call> call;
+  {
+    absl::MutexLock lock(&mu_);
+    if (msg.has_kernel_log()) {
+      log_fn = kernel_log_;
+    } else if (msg.request_id() == 0 && msg.has_error()) {
+      unsolicited_.push_back(msg.error());
+      return;
+    } else {
+      auto it = calls_.find(msg.request_id());
+      if (it == calls_.end()) return;  // a late reply to an abandoned call
+      call = it->second;
+    }
+  }
+  if (log_fn) {
+    log_fn(msg.kernel_log());
+    return;
+  }
+  if (call) {
+    absl::MutexLock cl(&call->mu);
+    call->inbox.push_back(std::move(msg));
+  }
+}
+
+std::shared_ptr<AgentClient::Call> AgentClient::Register(uint64_t id) {
+  auto call = std::make_shared<Call>();
+  absl::MutexLock lock(&mu_);
+  calls_[id] = call;
+  if (closed_) {
+    absl::MutexLock cl(&call->mu);
+    call->closed = true;
+  }
+  return call;
+}
+
+void AgentClient::Unregister(uint64_t id) {
+  absl::MutexLock lock(&mu_);
+  calls_.erase(id);
+}
+
+absl::Status AgentClient::Send(const v1::HostToGuest& msg, absl::Time deadline) {
+  return SendRaw(EncodeMessage(msg), deadline);
+}
+
+absl::Status AgentClient::SendRaw(absl::string_view bytes, absl::Time deadline) {
+  absl::MutexLock lock(&send_mu_);
+  size_t done = 0;
+  while (done < bytes.size()) {
+    if (closed_) return absl::UnavailableError("agent channel closed");
+    ssize_t w = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+    if (w > 0) {
+      done += static_cast<size_t>(w);
+      continue;
+    }
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno != EAGAIN) return absl::UnavailableError(absl::StrCat("send: ", std::strerror(errno)));
+    if (absl::Now() >= deadline) {
+      // A partial frame would desynchronise the stream; the guest resyncs on the next magic.
+      return absl::DeadlineExceededError(
+          absl::StrCat("channel write blocked (", done, " of ", bytes.size(), " bytes sent)"));
+    }
+    struct pollfd p = {fd_, POLLOUT, 0};
+    ::poll(&p, 1, RemainingMs(deadline, absl::Milliseconds(200)));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::GuestToHost> AgentClient::Receive(Call* call, absl::Time deadline) {
+  absl::MutexLock cl(&call->mu);
+  auto ready = [call]() ABSL_SHARED_LOCKS_REQUIRED(call->mu) {
+    return !call->inbox.empty() || call->closed;
+  };
+  call->mu.AwaitWithDeadline(absl::Condition(&ready), deadline);
+  if (!call->inbox.empty()) {
+    v1::GuestToHost msg = std::move(call->inbox.front());
+    call->inbox.pop_front();
+    return msg;
+  }
+  if (call->closed) return absl::UnavailableError("agent channel closed");
+  return absl::DeadlineExceededError("no reply from the agent before the deadline");
+}
+
+absl::StatusOr<v1::GuestToHost> AgentClient::Roundtrip(v1::HostToGuest req,
+                                                       v1::GuestToHost::MsgCase want,
+                                                       absl::Time deadline) {
+  const uint64_t id = NextId();
+  req.set_request_id(id);
+  auto call = Register(id);
+  absl::Status sent = Send(req, deadline);
+  absl::StatusOr<v1::GuestToHost> reply =
+      sent.ok() ? Receive(call.get(), deadline) : absl::StatusOr<v1::GuestToHost>(sent);
+  Unregister(id);
+  if (!reply.ok()) return reply.status();
+  if (reply->has_error()) return StatusFromGuestError(reply->error());
+  if (reply->msg_case() != want)
+    return absl::InternalError(absl::StrCat("unexpected reply kind ", reply->msg_case()));
+  return reply;
+}
+
+absl::StatusOr<v1::GuestToHost> AgentClient::Streamed(v1::HostToGuest req,
+                                                      v1::GuestToHost::MsgCase want,
+                                                      const OutputFn& on_output,
+                                                      absl::Time deadline,
+                                                      const std::function<void(uint64_t)>& on_started) {
+  const uint64_t id = NextId();
+  req.set_request_id(id);
+  auto call = Register(id);
+  absl::Status sent = Send(req, deadline);
+  if (sent.ok() && on_started) on_started(id);
+  absl::StatusOr<v1::GuestToHost> reply =
+      sent.ok() ? absl::StatusOr<v1::GuestToHost>(absl::UnknownError("no reply"))
+                : absl::StatusOr<v1::GuestToHost>(sent);
+  while (sent.ok()) {
+    reply = Receive(call.get(), deadline);
+    if (!reply.ok()) break;
+    if (reply->has_output()) {
+      if (on_output) on_output(reply->output().stream(), reply->output().data());
+      continue;
+    }
+    break;
+  }
+  Unregister(id);
+  if (!reply.ok()) {
+    if (absl::IsDeadlineExceeded(reply.status()) && sent.ok()) {
+      // Do not leave the guest process running past the caller's deadline.
+      v1::HostToGuest cancel;
+      cancel.set_request_id(NextId());
+      cancel.mutable_cancel()->set_target_request_id(id);
+      (void)Send(cancel, absl::Now() + absl::Seconds(1));
+    }
+    return reply.status();
+  }
+  if (reply->has_error()) return StatusFromGuestError(reply->error());
+  if (reply->msg_case() != want)
+    return absl::InternalError(absl::StrCat("unexpected reply kind ", reply->msg_case()));
+  return reply;
+}
+
+absl::StatusOr<v1::HelloReply> AgentClient::Hello(const v1::Hello& hello, absl::Time deadline) {
+  v1::HostToGuest req;
+  *req.mutable_hello() = hello;
+  auto r = Roundtrip(std::move(req), v1::GuestToHost::kHello, deadline);
+  if (!r.ok()) return r.status();
+  return r->hello();
+}
+
+absl::Status AgentClient::Ping(absl::Time deadline) {
+  v1::HostToGuest req;
+  req.mutable_ping()->set_seq(1);
+  return Roundtrip(std::move(req), v1::GuestToHost::kPong, deadline).status();
+}
+
+absl::Status AgentClient::SetTime(int64_t unix_ns, absl::Time deadline) {
+  v1::HostToGuest req;
+  req.mutable_set_time()->set_unix_ns(unix_ns);
+  return Roundtrip(std::move(req), v1::GuestToHost::kAck, deadline).status();
+}
+
+absl::Status AgentClient::Shutdown(bool reboot, absl::Time deadline) {
+  v1::HostToGuest req;
+  req.mutable_shutdown()->set_reboot(reboot);
+  return Roundtrip(std::move(req), v1::GuestToHost::kAck, deadline).status();
+}
+
+absl::StatusOr<v1::PutFileDone> AgentClient::PutFile(const std::string& host_path,
+                                                     const std::string& guest_path, uint32_t mode,
+                                                     absl::Time deadline) {
+  std::ifstream in(host_path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", host_path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (mode == 0) {
+    struct stat st;
+    mode = ::stat(host_path.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
+  }
+  return PutBytes(ss.str(), guest_path, mode, deadline);
+}
+
+absl::StatusOr<v1::PutFileDone> AgentClient::PutBytes(absl::string_view data,
+                                                      const std::string& guest_path, uint32_t mode,
+                                                      absl::Time deadline) {
+  const uint64_t id = NextId();
+  auto call = Register(id);
+  const uint32_t crc = Crc32c(data);
+  uint64_t offset = 0;
+  absl::Status sent = absl::OkStatus();
+  do {
+    const size_t n = std::min<size_t>(config::kMaxPutChunkBytes, data.size() - offset);
+    v1::HostToGuest req;
+    req.set_request_id(id);
+    v1::PutFile* p = req.mutable_put_file();
+    p->set_path(guest_path);
+    p->set_mode(mode);
+    p->set_offset(offset);
+    p->set_data(std::string(data.substr(offset, n)));
+    offset += n;
+    p->set_last(offset == data.size());
+    if (p->last()) {
+      p->set_total_size(data.size());
+      p->set_crc32c(crc);
+    }
+    sent = Send(req, deadline);
+    if (!sent.ok()) break;
+    // An early Error (cannot create the file) ends the transfer at once.
+    absl::MutexLock cl(&call->mu);
+    if (!call->inbox.empty()) break;
+  } while (offset < data.size());
+  absl::StatusOr<v1::GuestToHost> reply =
+      sent.ok() ? Receive(call.get(), deadline) : absl::StatusOr<v1::GuestToHost>(sent);
+  Unregister(id);
+  if (!reply.ok()) return reply.status();
+  if (reply->has_error()) return StatusFromGuestError(reply->error());
+  if (!reply->has_put_file_done()) return absl::InternalError("unexpected reply to put_file");
+  return reply->put_file_done();
+}
+
+absl::StatusOr<v1::ExecExit> AgentClient::Exec(const v1::Exec& exec, const OutputFn& on_output,
+                                               absl::Time deadline,
+                                               const std::function<void(uint64_t)>& on_started) {
+  v1::HostToGuest req;
+  *req.mutable_exec() = exec;
+  auto r = Streamed(std::move(req), v1::GuestToHost::kExecExit, on_output, deadline, on_started);
+  if (!r.ok()) return r.status();
+  return r->exec_exit();
+}
+
+absl::StatusOr<v1::TestResult> AgentClient::RunTest(const v1::RunTest& run, const OutputFn& on_output,
+                                                    absl::Time deadline) {
+  v1::HostToGuest req;
+  *req.mutable_run_test() = run;
+  auto r = Streamed(std::move(req), v1::GuestToHost::kTestResult, on_output, deadline);
+  if (!r.ok()) return r.status();
+  return r->test_result();
+}
+
+absl::Status AgentClient::SendStdin(uint64_t exec_request_id, absl::string_view data, bool eof,
+                                    absl::Time deadline) {
+  v1::HostToGuest req;
+  req.mutable_stdin()->set_target_request_id(exec_request_id);
+  req.mutable_stdin()->set_data(std::string(data));
+  req.mutable_stdin()->set_eof(eof);
+  return Roundtrip(std::move(req), v1::GuestToHost::kAck, deadline).status();
+}
+
+absl::Status AgentClient::Cancel(uint64_t target_request_id, absl::Time deadline) {
+  v1::HostToGuest req;
+  req.mutable_cancel()->set_target_request_id(target_request_id);
+  return Roundtrip(std::move(req), v1::GuestToHost::kAck, deadline).status();
+}
+
+void AgentClient::set_kernel_log_callback(KernelLogFn fn) {
+  absl::MutexLock lock(&mu_);
+  kernel_log_ = std::move(fn);
+}
+
+std::vector<v1::Error> AgentClient::TakeUnsolicitedErrors() {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::Error> out;
+  out.swap(unsolicited_);
+  return out;
+}
+
+}  // namespace ktstr::agent
