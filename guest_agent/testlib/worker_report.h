@@ -1,0 +1,105 @@
+// What one worker measured (ktstr's WorkerReport), the shared-memory slot a worker process
+// writes it into, and the Telemetry recorder the work loops (and Custom work) call.
+#ifndef KTSTR_GUEST_AGENT_TESTLIB_WORKER_REPORT_H_
+#define KTSTR_GUEST_AGENT_TESTLIB_WORKER_REPORT_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "guest_agent/testlib/topology.h"
+
+namespace ktstr {
+namespace config {
+// Work units between telemetry checkpoints (gap, migration, CPU checks): ktstr's 1024.
+inline constexpr uint64_t kCheckpointUnits = 1024;
+// Wake/resume latency samples kept per worker (a uniform reservoir over all samples). ktstr
+// keeps 100 000; 16 384 bounds the shared slot at 128 KiB per worker and still resolves p99
+// to ~160 samples.
+inline constexpr uint32_t kMaxLatencySamples = 16384;
+// CPU ids tracked in cpus_used.
+inline constexpr int kMaxTrackedCpus = 1024;
+}  // namespace config
+
+// How a worker process ended.
+enum class WorkerExit { kCompleted, kExited, kSignaled, kTimedOut, kWaitFailed };
+const char* WorkerExitName(WorkerExit e);
+
+struct WorkerReport {
+  pid_t pid = 0;
+  std::string cgroup;            // relative cgroup name ("" = not moved: host workers)
+  std::string work_type;         // WorkType::name()
+  uint64_t work_units = 0;
+  uint64_t iterations = 0;       // outer-loop iterations
+  uint64_t cpu_time_ns = 0;      // CLOCK_PROCESS_CPUTIME_ID over the loop
+  uint64_t wall_time_ns = 0;     // CLOCK_MONOTONIC over the loop
+  uint64_t off_cpu_ns = 0;       // wall - cpu
+  uint64_t migrations = 0;       // CPU changes seen at checkpoints
+  CpuSet cpus_used;              // CPUs seen at checkpoints
+  uint64_t max_gap_ms = 0;       // longest wall interval between checkpoints
+  int max_gap_cpu = -1;          // CPU the worker was on when that gap ended
+  uint64_t max_gap_at_ms = 0;    // when it ended, ms since the worker started
+  std::vector<uint64_t> resume_latencies_ns;  // reservoir sample
+  uint64_t wake_sample_total = 0;             // samples seen (>= kept)
+  uint64_t schedstat_run_delay_ns = 0;  // /proc/self/schedstat deltas
+  uint64_t schedstat_run_count = 0;
+  uint64_t schedstat_cpu_time_ns = 0;
+  bool is_messenger = false;     // fan-out messengers do not wait for wakes
+  WorkerExit exit = WorkerExit::kCompleted;
+  int exit_status = 0;           // exit code or signal for kExited/kSignaled
+  std::string error;             // setup failure inside the worker (policy, affinity, ...)
+};
+
+// Raw POD written by the worker into MAP_SHARED memory the parent allocated before fork.
+struct SharedWorkerSlot {
+  std::atomic<uint64_t> live_iterations;  // published as the worker runs
+  std::atomic<uint32_t> completed;        // 1 once the fields below are final
+  uint32_t is_messenger;
+  uint64_t work_units, iterations, cpu_time_ns, wall_time_ns, migrations;
+  uint64_t max_gap_ns, max_gap_at_ns;
+  int32_t max_gap_cpu;
+  uint64_t cpus_used[config::kMaxTrackedCpus / 64];
+  uint64_t run_delay_ns, run_count, sched_cpu_ns;
+  uint64_t wake_sample_total;
+  uint32_t num_samples;
+  char error[256];
+  uint64_t samples[config::kMaxLatencySamples];
+};
+
+// Lives in the worker process; one per worker. Not thread-safe.
+class Telemetry {
+ public:
+  Telemetry(SharedWorkerSlot* slot, const volatile int* stop_flag);
+  // Starts the clocks and schedstat baseline (called once the worker is released).
+  void Start();
+  bool stop_requested() const { return *stop_ != 0; }
+  // Counts work; every config::kCheckpointUnits units runs a checkpoint.
+  void AddWork(uint64_t units);
+  void AddIteration();
+  // A checkpoint now (blocking work types call it after each wake).
+  void Checkpoint();
+  void RecordWakeLatency(uint64_t ns);
+  void SetError(const std::string& message);
+  void MarkMessenger() { slot_->is_messenger = 1; }
+  // Stops the clocks and publishes the report (completed = 1).
+  void Finish();
+
+ private:
+  SharedWorkerSlot* slot_;
+  const volatile int* stop_;
+  uint64_t start_ns_ = 0, start_cpu_ns_ = 0, last_ck_ns_ = 0, next_ck_units_ = 0;
+  uint64_t base_run_delay_ = 0, base_run_count_ = 0, base_sched_cpu_ = 0;
+  int last_cpu_ = -1;
+  uint64_t rng_ = 0x9E3779B97F4A7C15ull;
+};
+
+// Builds a WorkerReport from a finished slot.
+WorkerReport ReportFromSlot(const SharedWorkerSlot& slot);
+uint64_t MonotonicNs();
+
+}  // namespace ktstr
+
+#endif  // KTSTR_GUEST_AGENT_TESTLIB_WORKER_REPORT_H_
