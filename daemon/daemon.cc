@@ -90,6 +90,11 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
       UnixListener::Listen(paths.socket_path, options.socket_mode, options.socket_gid);
   if (!listener.ok()) return listener.status();
   d->listener_ = std::move(*listener);
+  if (!options.testonly_fake_peer_cred_file.empty()) {
+    spdlog::warn("testonly: peer credentials may be faked through {}",
+                 options.testonly_fake_peer_cred_file);
+    d->listener_->set_fake_peer_cred_file(options.testonly_fake_peer_cred_file);
+  }
 
   ServiceDeps deps;
   deps.dispatcher = d->dispatcher_.get();

@@ -37,6 +37,7 @@ struct DaemonOptions {
   std::string kernel_key = "debian-default";
   uint32_t pool_target = 1;       // ready clones per (kernel, shape) in use
   uint32_t boot_allowance_s = 300;
+  std::string testonly_fake_peer_cred_file;  // see UnixListener::set_fake_peer_cred_file
 };
 
 class Daemon {

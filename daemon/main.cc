@@ -37,6 +37,9 @@ ABSL_FLAG(uint32_t, pool_target, 1, "Ready clones to keep per (kernel, shape) in
 ABSL_FLAG(uint32_t, boot_allowance_s, 300, "Seconds allowed for obtaining a VM, added to a "
           "job's duration in its timeout (TCG boots are slow).");
 ABSL_FLAG(std::string, executor, "vm", "vm: QEMU VMs; fake: no VMs (daemon tests only).");
+ABSL_FLAG(std::string, testonly_fake_peer_cred_file, "",
+          "Tests only: while this file exists and holds \"UID GID\", new connections are "
+          "attributed to that user instead of their SO_PEERCRED credentials.");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error.");
 
 namespace {
@@ -68,6 +71,7 @@ ktstr::daemon::DaemonOptions OptionsFromFlags() {
   o.pool_target = absl::GetFlag(FLAGS_pool_target);
   o.boot_allowance_s = absl::GetFlag(FLAGS_boot_allowance_s);
   o.executor = absl::GetFlag(FLAGS_executor);
+  o.testonly_fake_peer_cred_file = absl::GetFlag(FLAGS_testonly_fake_peer_cred_file);
   return o;
 }
 

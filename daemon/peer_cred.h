@@ -31,6 +31,11 @@ class UnixListener {
                                                               unsigned mode, int gid);
   ~UnixListener();  // Stop()
 
+  // Tests only (ktstrd --testonly_fake_peer_cred_file): while `path` exists and holds
+  // "UID GID", new connections are attributed to that uid/gid instead of SO_PEERCRED's.
+  // Lets a sandboxed test act as a second user without changing its process credentials.
+  void set_fake_peer_cred_file(std::string path) { fake_cred_file_ = std::move(path); }
+
   // Accepts on a thread until Stop(), handing each connection to `server`.
   void Start(grpc::Server* server);
   void Stop();
@@ -44,6 +49,7 @@ class UnixListener {
   void AcceptLoop(grpc::Server* server);
 
   const std::string path_;
+  std::string fake_cred_file_;
   int fd_;
   std::thread thread_;
   mutable absl::Mutex mu_;
