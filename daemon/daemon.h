@@ -37,6 +37,8 @@ struct DaemonOptions {
   std::string kernel_key = "debian-default";
   uint32_t pool_target = 1;       // ready clones per (kernel, shape) in use
   uint32_t boot_allowance_s = 300;
+  std::string agent_path;         // "" = ktstr-agent next to ktstrd (or Bazel's layout)
+  bool pool_snapshots = true;     // false: cold boots only (--pool=cold)
   std::string testonly_fake_peer_cred_file;  // see UnixListener::set_fake_peer_cred_file
 };
 

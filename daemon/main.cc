@@ -36,6 +36,10 @@ ABSL_FLAG(std::string, kernel_key, "debian-default", "Cache key reported for tha
 ABSL_FLAG(uint32_t, pool_target, 1, "Ready clones to keep per (kernel, shape) in use.");
 ABSL_FLAG(uint32_t, boot_allowance_s, 300, "Seconds allowed for obtaining a VM, added to a "
           "job's duration in its timeout (TCG boots are slow).");
+ABSL_FLAG(std::string, agent, "", "The static guest agent (default: ktstr-agent next to "
+          "ktstrd, or bazel-bin/guest_agent/ktstr-agent).");
+ABSL_FLAG(std::string, pool, "snapshot", "snapshot: warm clones restored from a template "
+          "snapshot; cold: every VM boots cold.");
 ABSL_FLAG(std::string, executor, "vm", "vm: QEMU VMs; fake: no VMs (daemon tests only).");
 ABSL_FLAG(std::string, testonly_fake_peer_cred_file, "",
           "Tests only: while this file exists and holds \"UID GID\", new connections are "
@@ -71,6 +75,8 @@ ktstr::daemon::DaemonOptions OptionsFromFlags() {
   o.pool_target = absl::GetFlag(FLAGS_pool_target);
   o.boot_allowance_s = absl::GetFlag(FLAGS_boot_allowance_s);
   o.executor = absl::GetFlag(FLAGS_executor);
+  o.agent_path = absl::GetFlag(FLAGS_agent);
+  o.pool_snapshots = absl::GetFlag(FLAGS_pool) != "cold";
   o.testonly_fake_peer_cred_file = absl::GetFlag(FLAGS_testonly_fake_peer_cred_file);
   return o;
 }
