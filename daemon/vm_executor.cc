@@ -53,11 +53,13 @@ std::optional<CrashObservation> WorstCrash(const vmm::Vm& vm) {
 }
 
 std::string LastLines(const std::string& text, int n) {
-  size_t pos = text.size();
-  for (int i = 0; i <= n && pos != std::string::npos && pos > 0; ++i) {
-    pos = text.rfind('\n', pos - 1);
+  size_t start = text.size();
+  for (int i = 0; i <= n && start > 0; ++i) {
+    size_t nl = text.rfind('\n', start - 1);
+    if (nl == std::string::npos) return text;
+    start = nl;
   }
-  return pos == std::string::npos ? text : text.substr(pos + 1);
+  return start < text.size() ? text.substr(start + 1) : std::string();
 }
 
 // Splits streamed output into lines for JobOutput events.
