@@ -20,7 +20,7 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"test", "BINARY... [-E FILTER] [--kernel K] [--topology N,L,C,T] [--duration S] [--json]"
-             " [--junit FILE] [-v]\n      run the tests of ktstr test binaries in VMs",
+             " [--junit FILE] [--label K=V] [-v]\n      run the tests of ktstr test binaries in VMs",
      ktstr::client::TestCommand},
     {"stats", "list [--all] | show [RUN] | compare A B [--threshold PCT]\n"
               "      stored results", ktstr::client::StatsCommand},

@@ -35,6 +35,7 @@ struct TestOptions {
   bool json = false;
   bool verbose = false;
   std::string junit;
+  std::map<std::string, std::string> labels;  // --label K=V, on every job
 };
 
 absl::StatusOr<TestOptions> ParseArgs(const Args& args) {
@@ -71,6 +72,11 @@ absl::StatusOr<TestOptions> ParseArgs(const Args& args) {
     } else if (is("--junit")) {
       if (!(v = value("--junit")).ok()) return v.status();
       o.junit = *v;
+    } else if (is("--label")) {
+      if (!(v = value("--label")).ok()) return v.status();
+      size_t eq = v->find('=');
+      if (eq == std::string::npos) return absl::InvalidArgumentError("--label takes KEY=VALUE");
+      o.labels[v->substr(0, eq)] = v->substr(eq + 1);
     } else if (a == "--json") {
       o.json = true;
     } else if (a == "-v" || a == "--verbose") {
@@ -207,6 +213,7 @@ int TestCommand(const ConnectOptions& conn_opts, const Args& args) {
         if (absl::ascii_isdigit(o->kernel[0])) job->mutable_kernel()->set_version(o->kernel);
         else job->mutable_kernel()->set_cache_key(o->kernel);
       }
+      for (const auto& [k, val] : o->labels) (*job->mutable_labels())[k] = val;
       (*job->mutable_labels())["binary"] = Basename(binary);
       binary_of[spec->jobs_size() - 1] = Basename(binary);
     }
