@@ -102,7 +102,8 @@ int StatsCommand(const ConnectOptions& opts, const Args& args) {
 }
 
 int PoolCommand(const ConnectOptions& opts, const Args& args) {
-  const char* usage = "ktstr-client pool status | target N,L,C,T COUNT [--kernel KEY]";
+  const char* usage =
+      "ktstr-client pool status | target N,L,C,T COUNT [--memory MB] [--kernel KEY]";
   if (args.empty()) return Usage(usage);
   absl::StatusOr<Connection> c = Connect(opts);
   if (!c.ok()) return Fail(c.status());
@@ -115,14 +116,14 @@ int PoolCommand(const ConnectOptions& opts, const Args& args) {
     printf("accelerator %s; budget %u/%u vCPUs, %lu/%lu MiB in use\n", resp.accelerator().c_str(),
            resp.vcpus_in_use(), resp.vcpu_budget(), resp.memory_in_use_mb(),
            resp.memory_budget_mb());
-    printf("%-28s %-10s %6s %8s %5s %7s  %s\n", "KERNEL", "SHAPE", "READY", "BOOTING", "BUSY",
+    printf("%-28s %-15s %6s %8s %5s %7s  %s\n", "KERNEL", "SHAPE", "READY", "BOOTING", "BUSY",
            "TARGET", "MODE");
     for (const auto& p : resp.pools()) {
       std::string mode = p.mode() == ktstr::v1::POOL_MODE_SNAPSHOT
                              ? "snapshot"
                              : absl::StrCat("cold boot: ", p.mode_reason());
-      printf("%-28s %-10s %6u %8u %5u %7u  %s\n", p.key().kernel_key().c_str(),
-             p.topology().c_str(), p.ready(), p.booting(), p.busy(), p.target(), mode.c_str());
+      std::string shape = absl::StrCat(p.topology(), "/", p.key().shape().memory_mb(), "M");
+      printf("%-28s %-15s %6u %8u %5u %7u  %s\n", p.key().kernel_key().c_str(), shape.c_str(), p.ready(), p.booting(), p.busy(), p.target(), mode.c_str());
       if (!p.last_error().empty()) printf("    last error: %s\n", p.last_error().c_str());
     }
     return kExitOk;
@@ -134,8 +135,17 @@ int PoolCommand(const ConnectOptions& opts, const Args& args) {
     if (!absl::SimpleAtoi(args[2], &n)) return Usage(usage);
     ktstr::v1::SetPoolTargetRequest req;
     *req.mutable_key()->mutable_shape()->mutable_topology() = *t;
-    req.mutable_key()->set_kernel_key(args.size() >= 5 && args[3] == "--kernel" ? args[4]
-                                                                               : "debian-default");
+    req.mutable_key()->set_kernel_key("debian-default");
+    for (size_t i = 3; i + 1 < args.size(); i += 2) {
+      uint32_t mb;
+      if (args[i] == "--kernel") {
+        req.mutable_key()->set_kernel_key(args[i + 1]);
+      } else if (args[i] == "--memory" && absl::SimpleAtoi(args[i + 1], &mb)) {
+        req.mutable_key()->mutable_shape()->set_memory_mb(mb);
+      } else {
+        return Usage(usage);
+      }
+    }
     req.set_target(n);
     ktstr::v1::SetPoolTargetResponse resp;
     if (auto s = FromGrpc(c->stub->SetPoolTarget(ContextWithDeadline().get(), req, &resp));

@@ -24,7 +24,7 @@ constexpr Command kCommands[] = {
      ktstr::client::TestCommand},
     {"stats", "list [--all] | show [RUN] | compare A B [--threshold PCT]\n"
               "      stored results", ktstr::client::StatsCommand},
-    {"pool", "status | target N,L,C,T COUNT [--kernel KEY]\n      the warm VM pool",
+    {"pool", "status | target N,L,C,T COUNT [--memory MB] [--kernel KEY]\n      the warm VM pool",
      ktstr::client::PoolCommand},
     {"kernel", "list\n      guest kernels the daemon can boot", ktstr::client::KernelCommand},
     {"daemon", "status | stop [--drain]\n      the daemon itself", ktstr::client::DaemonCommand},
