@@ -1,0 +1,93 @@
+#include "client/printer.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+
+namespace ktstr::client {
+
+std::string StatusWord(ktstr::v1::VerdictKind kind) {
+  switch (kind) {
+    case ktstr::v1::VERDICT_KIND_PASS: return "PASS";
+    case ktstr::v1::VERDICT_KIND_FAIL: return "FAIL";
+    case ktstr::v1::VERDICT_KIND_SKIP: return "SKIP";
+    case ktstr::v1::VERDICT_KIND_TIMEOUT: return "TIMEOUT";
+    case ktstr::v1::VERDICT_KIND_VM_CRASH: return "CRASH";
+    case ktstr::v1::VERDICT_KIND_SCHED_DIED: return "SCHED_DIED";
+    case ktstr::v1::VERDICT_KIND_SCHED_NOT_ATTACHED: return "NOT_ATTACHED";
+    case ktstr::v1::VERDICT_KIND_SCHED_EJECTED: return "EJECTED";
+    case ktstr::v1::VERDICT_KIND_INFRA_ERROR: return "ERROR";
+    case ktstr::v1::VERDICT_KIND_CANCELLED: return "CANCELLED";
+    case ktstr::v1::VERDICT_KIND_INTERRUPTED: return "INTERRUPTED";
+    default: return "UNKNOWN";
+  }
+}
+
+namespace {
+void AppendIndented(std::string* out, const std::string& text, const char* indent) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (!line.empty()) absl::StrAppend(out, indent, line, "\n");
+  }
+}
+}  // namespace
+
+std::string FormatJobResult(const ktstr::v1::Job& job, const std::string& binary) {
+  const ktstr::v1::Verdict& v = job.verdict();
+  std::string out = absl::StrFormat("%8s [%7.2fs] %s ktstr/%s\n", StatusWord(v.kind()),
+                                    job.wall_s(), binary, job.spec().test_name());
+  if (v.kind() == ktstr::v1::VERDICT_KIND_PASS) return out;
+  std::string sched = job.spec().scheduler().name().empty() ? "eevdf"
+                                                            : job.spec().scheduler().name();
+  if (v.kind() != ktstr::v1::VERDICT_KIND_SKIP) {
+    absl::StrAppend(&out, "      ktstr_test '", job.spec().test_name(), "' [sched=", sched,
+                    "] [topo=", job.topology(), "] failed: ", v.reason(), "\n");
+    for (int i = 1; i < v.report().details_size(); ++i) {
+      absl::StrAppend(&out, "        ", v.report().details(i).message(), "\n");
+    }
+  } else {
+    absl::StrAppend(&out, "      ", v.reason(), "\n");
+  }
+  if (!v.report().stats_text().empty() && v.kind() != ktstr::v1::VERDICT_KIND_SKIP) {
+    absl::StrAppend(&out, "      --- stats ---\n");
+    AppendIndented(&out, v.report().stats_text(), "      ");
+  }
+  if (!v.console_excerpt().empty()) {
+    absl::StrAppend(&out, "      --- console ---\n");
+    AppendIndented(&out, v.console_excerpt(), "      ");
+  }
+  if (!job.console_log_path().empty()) {
+    absl::StrAppend(&out, "      console log: ", job.console_log_path(), "\n");
+  }
+  return out;
+}
+
+std::string FormatSummary(const ktstr::v1::Run& run, double wall_s) {
+  uint32_t run_n = run.jobs_passed() + run.jobs_failed() + run.jobs_skipped();
+  return absl::StrFormat("%8s [%7.2fs] %u tests run: %u passed, %u failed, %u skipped (run %s)\n",
+                         "Summary", wall_s, run_n, run.jobs_passed(), run.jobs_failed(),
+                         run.jobs_skipped(), run.run_id());
+}
+
+std::string FormatRunDetail(const ktstr::v1::Run& run) {
+  std::string out = absl::StrCat(
+      "run ", run.run_id(), " by ", run.owner().user_name(), " (uid ", run.owner().uid(),
+      "), ", absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixMillis(run.created_unix_ms()),
+                              absl::UTCTimeZone()),
+      ", ", run.arch(), "\n");
+  if (!run.description().empty()) absl::StrAppend(&out, "  ", run.description(), "\n");
+  for (const auto& j : run.jobs()) {
+    if (j.state() != ktstr::v1::JOB_STATE_FINISHED) {
+      absl::StrAppend(&out, absl::StrFormat("%8s           %s ktstr/%s\n", "PENDING", j.topology(),
+                                            j.spec().test_name()));
+      continue;
+    }
+    absl::StrAppend(&out, FormatJobResult(j, j.topology()));
+  }
+  absl::StrAppend(&out, absl::StrFormat("%u jobs: %u passed, %u failed, %u skipped\n",
+                                        run.jobs_total(), run.jobs_passed(), run.jobs_failed(),
+                                        run.jobs_skipped()));
+  return out;
+}
+
+}  // namespace ktstr::client

@@ -1,0 +1,160 @@
+// End to end under QEMU (TCG here): ktstr-client -> ktstrd -> warm VM -> guest agent ->
+// result in SQLite, with the real example test binary; a test that panics the guest; and
+// kill -9 of the daemon mid-run. One daemon (and its warm pool) is shared by the cases.
+#include <fcntl.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "daemon/fs_util.h"
+#include "gtest/gtest.h"
+#include "proto/ktstr/v1/ktstr_service.grpc.pb.h"
+
+namespace ktstr::daemon {
+namespace {
+
+std::string Sock() { return absl::StrCat("/tmp/ktstr_vmit_", getpid(), "/ktstrd.sock"); }
+std::string State() { return std::string(getenv("TEST_TMPDIR")) + "/state"; }
+
+pid_t StartDaemon() {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open((State() + ".log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(fd, 2);
+    execl("daemon/ktstrd", "ktstrd", ("--socket=" + Sock()).c_str(),
+          ("--state_dir=" + State()).c_str(), "--agent=guest_agent/ktstr-agent",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  auto ch = grpc::CreateChannel("unix:" + Sock(), grpc::InsecureChannelCredentials());
+  EXPECT_TRUE(ch->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(60))));
+  return pid;
+}
+
+// Runs ktstr-client with `args`; returns its exit code, stdout in *out.
+int Client(const std::vector<std::string>& args, std::string* out) {
+  std::string file = std::string(getenv("TEST_TMPDIR")) + "/client.out";
+  std::string cmd = absl::StrCat("client/ktstr-client --socket ", Sock(), " --no-autostart");
+  for (const auto& a : args) absl::StrAppend(&cmd, " '", a, "'");
+  absl::StrAppend(&cmd, " >", file, " 2>&1");
+  int status = system(cmd.c_str());
+  *out = *ReadFileToString(file);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int StoredVerdict(const std::string& test_name) {
+  sqlite3* db;
+  int kind = -1;
+  if (sqlite3_open_v2((State() + "/results.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) !=
+      SQLITE_OK) {
+    return kind;
+  }
+  sqlite3_stmt* q;
+  sqlite3_prepare_v2(db, "SELECT verdict_kind FROM jobs WHERE test_name = ? ORDER BY rowid DESC",
+                     -1, &q, nullptr);
+  sqlite3_bind_text(q, 1, test_name.c_str(), -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(q) == SQLITE_ROW) kind = sqlite3_column_int(q, 0);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  return kind;
+}
+
+class KtstrdVmTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    RemoveTree(absl::StrCat("/tmp/ktstr_vmit_", getpid()));
+    daemon_ = StartDaemon();
+  }
+  static void TearDownTestSuite() {
+    if (daemon_ > 0) {
+      kill(daemon_, SIGTERM);
+      waitpid(daemon_, nullptr, 0);
+    }
+    RemoveTree(absl::StrCat("/tmp/ktstr_vmit_", getpid()));
+  }
+  static pid_t daemon_;
+};
+pid_t KtstrdVmTest::daemon_ = -1;
+
+TEST_F(KtstrdVmTest, ExampleTestPassesInAVmAndIsStored) {
+  std::string out;
+  EXPECT_EQ(Client({"test", "scheduler_tests/example_tests", "-E", "steady"}, &out), 0) << out;
+  EXPECT_TRUE(absl::StrContains(out, "PASS [")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "example_tests ktstr/steady")) << out;
+  EXPECT_EQ(StoredVerdict("steady"), ktstr::v1::VERDICT_KIND_PASS);
+  // The pool now keeps a ready clone of this shape; the next run takes it.
+  for (int i = 0; i < 600; ++i) {
+    Client({"pool", "status"}, &out);
+    if (absl::StrContains(out, "1n1l2c1t        1")) break;
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  EXPECT_EQ(Client({"test", "scheduler_tests/example_tests", "-E", "steady", "--json"}, &out), 0)
+      << out;
+  EXPECT_TRUE(absl::StrContains(out, "\"warmVm\": true")) << out;
+}
+
+TEST_F(KtstrdVmTest, GuestPanicFailsWithThePanicText) {
+  std::string out;
+  EXPECT_EQ(Client({"test", "daemon/testing/panic_tests.sh"}, &out), 1) << out;
+  EXPECT_TRUE(absl::StrContains(out, "CRASH [")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "Kernel panic")) << out;
+  EXPECT_EQ(StoredVerdict("panic"), ktstr::v1::VERDICT_KIND_VM_CRASH);
+}
+
+TEST_F(KtstrdVmTest, KillNineMidRunThenRestart) {
+  std::string log = std::string(getenv("TEST_TMPDIR")) + "/long.out";
+  std::string cmd = absl::StrCat("client/ktstr-client --socket ", Sock(),
+                                 " --no-autostart test scheduler_tests/example_tests -E steady"
+                                 " --duration 120 >", log, " 2>&1 &");
+  ASSERT_EQ(system(cmd.c_str()), 0);
+  // Wait until the job runs in a VM (its QEMU pid recorded).
+  std::vector<pid_t> qemus;
+  for (int i = 0; i < 600; ++i) {
+    std::string out;
+    Client({"daemon", "status"}, &out);
+    if (absl::StrContains(out, "running 1")) break;
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  absl::SleepFor(absl::Seconds(2));
+  std::string pids = State() + "/qemu-pids";
+  ASSERT_EQ(system(absl::StrCat("ls ", pids, " > ", pids, ".list").c_str()), 0);
+  std::ifstream list(pids + ".list");
+  for (std::string line; std::getline(list, line);) {
+    pid_t pid;
+    if (absl::SimpleAtoi(line, &pid)) qemus.push_back(pid);
+  }
+  ASSERT_FALSE(qemus.empty());
+  kill(daemon_, SIGKILL);
+  waitpid(daemon_, nullptr, 0);
+  // PR_SET_PDEATHSIG: every QEMU of the dead daemon goes with it.
+  for (pid_t q : qemus) {
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; ++i) {
+      auto comm = ReadFileToString(absl::StrCat("/proc/", q, "/comm"));
+      gone = !comm.ok() || !absl::StartsWith(*comm, "qemu");
+      if (!gone) absl::SleepFor(absl::Milliseconds(100));
+    }
+    EXPECT_TRUE(gone) << "QEMU " << q << " survived its daemon";
+  }
+  daemon_ = StartDaemon();
+  std::string out;
+  EXPECT_EQ(Client({"stats", "show", "latest"}, &out), 0) << out;
+  EXPECT_TRUE(absl::StrContains(out, "INTERRUPTED")) << out;
+  EXPECT_EQ(StoredVerdict("steady"), ktstr::v1::VERDICT_KIND_INTERRUPTED);
+  // Earlier results survived.
+  EXPECT_EQ(Client({"stats", "list"}, &out), 0);
+  EXPECT_TRUE(absl::StrContains(out, "1 passed")) << out;
+}
+
+}  // namespace
+}  // namespace ktstr::daemon

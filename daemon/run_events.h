@@ -1,0 +1,46 @@
+// The event history of one run, replayed to every watcher and then continued live.
+// Thread-safe. Subscribers are called with the log's mutex held, in order, so they must not
+// call back into the log (they queue the event and return).
+#ifndef KTSTR_DAEMON_RUN_EVENTS_H_
+#define KTSTR_DAEMON_RUN_EVENTS_H_
+
+#include <functional>
+#include <map>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "proto/ktstr/v1/run.pb.h"
+
+namespace ktstr::daemon {
+
+namespace config {
+// Output lines kept for replay per run; later lines still go to live subscribers. Bounds
+// the daemon's memory when a test floods stdout.
+inline constexpr size_t kMaxReplayedOutputLines = 5000;
+}  // namespace config
+
+class RunEventLog {
+ public:
+  using Subscriber = std::function<void(const ktstr::v1::RunEvent&)>;
+
+  // Appends and delivers; after a RunFinished event the log is closed and Append is a no-op.
+  void Append(const ktstr::v1::RunEvent& ev);
+  // Replays the history to `fn`, then delivers every later event. Returns an id for
+  // Unsubscribe. Unsubscribe guarantees `fn` is not running and will not run again.
+  int Subscribe(Subscriber fn);
+  void Unsubscribe(int id);
+  bool closed() const;
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<ktstr::v1::RunEvent> history_ ABSL_GUARDED_BY(mu_);
+  size_t output_lines_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  int next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<int, Subscriber> subscribers_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace ktstr::daemon
+
+#endif  // KTSTR_DAEMON_RUN_EVENTS_H_

@@ -1,0 +1,33 @@
+// VM shape rules the daemon enforces at submission (topology.proto's rules), and the
+// resources a shape costs in admission.
+#ifndef KTSTR_DAEMON_SHAPE_H_
+#define KTSTR_DAEMON_SHAPE_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "proto/ktstr/v1/topology.pb.h"
+
+namespace ktstr::daemon {
+
+namespace config {
+// topology.proto: total CPUs <= 252 (QEMU q35 without an IOMMU stops at 255 APIC ids, minus
+// room for the BSP layout).
+inline constexpr uint32_t kMaxCpus = 252;
+// Memory a shape gets when it asks for 0: max(cpus * 64, 256) MiB, the topology.proto rule.
+inline constexpr uint32_t kMemoryPerCpuMb = 64;
+inline constexpr uint32_t kMinMemoryMb = 256;
+}  // namespace config
+
+// INVALID_ARGUMENT with the rule that failed, e.g. "llcs (3) must be a multiple of
+// numa_nodes (2): an LLC never straddles NUMA nodes".
+absl::Status ValidateShape(const ktstr::v1::VmShape& shape);
+uint32_t VcpuCount(const ktstr::v1::Topology& t);
+uint32_t EffectiveMemoryMb(const ktstr::v1::VmShape& shape);
+// "1n2l4c1t".
+std::string TopologyString(const ktstr::v1::Topology& t);
+
+}  // namespace ktstr::daemon
+
+#endif  // KTSTR_DAEMON_SHAPE_H_

@@ -1,0 +1,242 @@
+#include "daemon/vm_executor.h"
+
+#include <set>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "daemon/fs_util.h"
+#include "daemon/shape.h"
+#include "guest_agent/initramfs.h"
+#include "spdlog/spdlog.h"
+#include "vmm/accel.h"
+#include "vmm/crash_detector.h"
+
+namespace ktstr::daemon {
+namespace {
+
+// Where the test binary goes in the guest.
+constexpr char kGuestBinDir[] = "/opt/ktstr/bin/";
+// After the agent connection breaks, time for the kernel to finish printing a panic.
+constexpr absl::Duration kCrashSettle = absl::Seconds(3);
+// Console lines kept as the excerpt when nothing more specific exists.
+constexpr int kConsoleTailLines = 40;
+
+ktstr::v1::CrashKind ToProtoCrash(vmm::CrashKind k) {
+  switch (k) {
+    case vmm::CrashKind::kKernelPanic: return ktstr::v1::CRASH_KIND_PANIC;
+    case vmm::CrashKind::kBug: return ktstr::v1::CRASH_KIND_BUG;
+    case vmm::CrashKind::kWarning: return ktstr::v1::CRASH_KIND_WARNING;
+    case vmm::CrashKind::kGeneralProtectionFault: return ktstr::v1::CRASH_KIND_GPF;
+    case vmm::CrashKind::kOops: return ktstr::v1::CRASH_KIND_OOPS;
+    case vmm::CrashKind::kRcuStall: return ktstr::v1::CRASH_KIND_RCU_STALL;
+    case vmm::CrashKind::kSoftLockup: return ktstr::v1::CRASH_KIND_SOFT_LOCKUP;
+    case vmm::CrashKind::kHardLockup: return ktstr::v1::CRASH_KIND_HARD_LOCKUP;
+    case vmm::CrashKind::kHungTask: return ktstr::v1::CRASH_KIND_HUNG_TASK;
+    default: return ktstr::v1::CRASH_KIND_UNSPECIFIED;  // sched_ext exits: the agent reports
+  }
+}
+
+// The first fatal crash, else the first WARNING.
+std::optional<CrashObservation> WorstCrash(const vmm::Vm& vm) {
+  std::optional<CrashObservation> warning;
+  for (const vmm::CrashReport& r : vm.Crashes()) {
+    ktstr::v1::CrashKind k = ToProtoCrash(r.event.kind);
+    if (k == ktstr::v1::CRASH_KIND_UNSPECIFIED) continue;
+    CrashObservation c{k, r.event.line, r.context.substr(0, 8000)};
+    if (IsFatalCrash(k)) return c;
+    if (!warning) warning = c;
+  }
+  return warning;
+}
+
+std::string LastLines(const std::string& text, int n) {
+  size_t start = text.size();
+  for (int i = 0; i <= n && start > 0; ++i) {
+    size_t nl = text.rfind('\n', start - 1);
+    if (nl == std::string::npos) return text;
+    start = nl;
+  }
+  return start < text.size() ? text.substr(start + 1) : std::string();
+}
+
+// Splits streamed output into lines for JobOutput events.
+class LineSplitter {
+ public:
+  explicit LineSplitter(std::function<void(const std::string&)> fn) : fn_(std::move(fn)) {}
+  ~LineSplitter() {
+    if (!partial_.empty()) fn_(partial_);
+  }
+  void Feed(absl::string_view data) {
+    for (char c : data) {
+      if (c == '\n') {
+        fn_(partial_);
+        partial_.clear();
+      } else if (partial_.size() < 4096) {
+        partial_.push_back(c);
+      }
+    }
+  }
+
+ private:
+  std::function<void(const std::string&)> fn_;
+  std::string partial_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<VmExecutor>> VmExecutor::Create(VmExecutorOptions options) {
+  if (access(options.agent_path.c_str(), R_OK) != 0) {
+    return absl::NotFoundError(absl::StrCat("guest agent not found at ", options.agent_path,
+                                            " (bazel build //guest_agent:ktstr-agent, or "
+                                            "ktstrd --agent=PATH)"));
+  }
+  agent::BaseArchiveSpec base;
+  base.agent_path = options.agent_path;
+  base.busybox_path = options.busybox_path;
+  absl::StatusOr<std::string> archive = agent::CachedBaseArchive(base);
+  if (!archive.ok()) return archive.status();
+  options.pool.initramfs_path = options.state_dir + "/initramfs.cpio.gz";
+  if (absl::Status s = agent::WriteInitramfs(*archive, {}, options.pool.initramfs_path); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = MakeDirs(options.pool.work_dir, 0700); !s.ok()) return s;
+  spdlog::info("VM executor: accelerator {} ({})",
+               std::string(vmm::AccelName(vmm::DetectAccel().accel)),
+               vmm::DetectAccel().reason);
+  return std::unique_ptr<VmExecutor>(new VmExecutor(std::move(options)));
+}
+
+std::string VmExecutor::accelerator() {
+  return std::string(vmm::AccelName(vmm::DetectAccel().accel));
+}
+
+namespace {
+PoolVmKey KeyFor(const std::string& kernel_key, const std::string& image,
+                 const ktstr::v1::VmShape& shape) {
+  PoolVmKey k;
+  k.kernel_key = kernel_key;
+  k.kernel_path = image;
+  k.topology.numa_nodes = shape.topology().numa_nodes();
+  k.topology.llcs = shape.topology().llcs();
+  k.topology.cores_per_llc = shape.topology().cores_per_llc();
+  k.topology.threads_per_core = shape.topology().threads_per_core();
+  k.memory_mb = static_cast<int>(EffectiveMemoryMb(shape));
+  return k;
+}
+}  // namespace
+
+void VmExecutor::NoteDemand(const std::string& kernel_key, const ktstr::v1::VmShape& shape,
+                            const std::string& kernel_image_path) {
+  {
+    absl::MutexLock lock(&mu_);
+    kernel_paths_[kernel_key] = kernel_image_path;
+  }
+  pool_.NoteDemand(KeyFor(kernel_key, kernel_image_path, shape));
+}
+
+absl::StatusOr<ktstr::v1::PoolStatus> VmExecutor::SetPoolTarget(const ktstr::v1::PoolKey& key,
+                                                                uint32_t target) {
+  if (absl::Status s = ValidateShape(key.shape()); !s.ok()) return s;
+  std::string image;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = kernel_paths_.find(key.kernel_key());
+    if (it == kernel_paths_.end()) {
+      return absl::NotFoundError(absl::StrCat("kernel '", key.kernel_key(),
+                                              "' has not been used by a job yet"));
+    }
+    image = it->second;
+  }
+  return pool_.SetTarget(KeyFor(key.kernel_key(), image, key.shape()), target);
+}
+
+ExecutionOutcome VmExecutor::Execute(const JobRequest& req, const JobProgress& progress,
+                                     AbortSignal& abort) {
+  ExecutionOutcome out;
+  const absl::Time deadline = absl::Now() + absl::Seconds(req.timeout_s);
+  const PoolVmKey key = KeyFor(req.kernel_key, req.kernel_image_path, req.spec.shape());
+  LeaseMode mode = LeaseMode::kAny;
+  if (auto it = req.spec.labels().find("ktstr.vm"); it != req.spec.labels().end()) {
+    mode = it->second == "cold" ? LeaseMode::kForceCold
+           : it->second == "clone" ? LeaseMode::kForceFreshClone : LeaseMode::kAny;
+  }
+  absl::StatusOr<std::unique_ptr<LeasedVm>> leased = pool_.Lease(key, mode);
+  if (!leased.ok()) {
+    out.infra_error = absl::StrCat("could not get a VM: ", leased.status().message());
+    return out;
+  }
+  std::unique_ptr<LeasedVm> vm = std::move(*leased);
+  absl::Cleanup released = [&] { vm.reset(); pool_.Released(key); };
+  progress.vm_assigned(vm->id, vm->warm, vm->ready_s);
+  vmm::Vm* raw_vm = vm->vm.get();
+  abort.OnAbort([raw_vm] { raw_vm->Kill(); });  // timeout/cancel: kill QEMU, unblocking RunTest
+
+  agent::AgentClient& agent = *vm->agent;
+  std::string binary_name = "test";
+  if (auto it = req.spec.labels().find("binary"); it != req.spec.labels().end() &&
+                                                  !it->second.empty() &&
+                                                  it->second.find('/') == std::string::npos) {
+    binary_name = it->second;
+  }
+  const std::string guest_binary = kGuestBinDir + binary_name;
+  absl::Status put = agent.PutFile(req.test_binary_path, guest_binary, 0755, deadline).status();
+  std::set<std::string> lib_dirs;
+  for (const GuestFileSource& f : req.files) {
+    if (!put.ok()) break;
+    put = agent.PutFile(f.host_path, f.guest_path, f.mode, deadline).status();
+    lib_dirs.insert(f.guest_path.substr(0, f.guest_path.rfind('/')));
+  }
+  std::optional<agent::v1::TestResult> result;
+  if (!put.ok()) {
+    out.infra_error = absl::StrCat("putting files in the guest failed: ", put.message());
+  } else {
+    agent::v1::RunTest run;
+    run.set_binary_path(guest_binary);
+    run.set_test_name(req.spec.test_name());
+    for (const auto& a : req.spec.test_args()) run.add_args(a);
+    run.set_duration_s(req.spec.duration_s());
+    run.set_timeout_ms(static_cast<uint32_t>(
+        std::max<int64_t>(1000, absl::ToInt64Milliseconds(deadline - absl::Now()))));
+    if (!lib_dirs.empty()) (*run.mutable_env())["LD_LIBRARY_PATH"] = absl::StrJoin(lib_dirs, ":");
+    progress.started();
+    LineSplitter out_lines([&](const std::string& l) {
+      progress.output(ktstr::v1::JobOutput::STREAM_STDOUT, l);
+    });
+    LineSplitter err_lines([&](const std::string& l) {
+      progress.output(ktstr::v1::JobOutput::STREAM_STDERR, l);
+    });
+    LineSplitter sched_lines([&](const std::string& l) {
+      progress.output(ktstr::v1::JobOutput::STREAM_SCHEDULER, l);
+    });
+    absl::StatusOr<agent::v1::TestResult> r = agent.RunTest(
+        run,
+        [&](agent::v1::Output::Stream s, absl::string_view data) {
+          (s == agent::v1::Output::STREAM_STDERR     ? err_lines
+           : s == agent::v1::Output::STREAM_SCHEDULER ? sched_lines
+                                                       : out_lines)
+              .Feed(data);
+        },
+        deadline + absl::Seconds(10));
+    if (r.ok()) {
+      result = std::move(*r);
+    } else if (!abort.aborted()) {
+      // The agent went away: most often the kernel died. Let the report finish printing.
+      absl::SleepFor(kCrashSettle);
+      out.infra_error = absl::StrCat("lost the guest agent: ", r.status().message());
+    }
+  }
+  out.agent_result = std::move(result);
+  out.crash = WorstCrash(*raw_vm);
+  std::string console = raw_vm->ConsoleText();
+  out.console_tail = LastLines(console, kConsoleTailLines);
+  if (MakeDirs(req.log_dir, 0755).ok() &&
+      WriteFileAtomically(req.log_dir + "/console.log", console).ok()) {
+    out.console_log_path = req.log_dir + "/console.log";
+  }
+  return out;
+}
+
+}  // namespace ktstr::daemon

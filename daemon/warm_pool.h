@@ -1,0 +1,120 @@
+// The warm pool: per (kernel, shape) key one template VM booted to agent-ready and
+// snapshotted, and a target number of clones restored, clock-set (agent Hello with the host
+// time) and answering. A lease takes a ready clone, else restores a fresh one, else (no
+// snapshot) cold boots; a VM serves one job and is destroyed by its user. Each key has a
+// refill thread; boot failures are retried with exponential backoff and reported in the
+// status (boot_failures, last_error), never dropped. If the snapshot cannot be made the key
+// falls back to cold boots and says why (mode COLD_BOOT, mode_reason).
+#ifndef KTSTR_DAEMON_WARM_POOL_H_
+#define KTSTR_DAEMON_WARM_POOL_H_
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "guest_agent/agent_client.h"
+#include "proto/ktstr/v1/pool.pb.h"
+#include "vmm/snapshot.h"
+#include "vmm/vm.h"
+
+namespace ktstr::daemon {
+
+namespace config {
+// Backoff after a failed boot or restore: doubles from 1 s up to a minute, so a broken
+// kernel does not spin the host while a transient failure is retried quickly.
+inline constexpr absl::Duration kMinBootBackoff = absl::Seconds(1);
+inline constexpr absl::Duration kMaxBootBackoff = absl::Seconds(60);
+// Connecting to a VM's agent and saying Hello after boot/restore.
+inline constexpr absl::Duration kAgentConnectTimeout = absl::Seconds(60);
+}  // namespace config
+
+struct WarmPoolOptions {
+  std::string initramfs_path;   // base archive: the agent as /init, busybox
+  std::string work_dir;         // short path for VM sockets (sun_path limit)
+  std::string qemu_pids_dir;    // every QEMU pid is recorded here while it lives
+  uint32_t default_target = 1;  // ready clones per key once jobs of that key were seen
+  bool snapshots = true;        // false: every VM boots cold (and says so)
+  absl::Duration boot_timeout = absl::Seconds(240);  // TCG on a loaded host
+};
+
+struct PoolVmKey {
+  std::string kernel_key;
+  std::string kernel_path;
+  vmm::Topology topology;
+  int memory_mb = 0;
+  std::string Name() const;
+};
+
+// A VM handed to one job. Destroying it kills QEMU and forgets its pid record.
+struct LeasedVm {
+  std::string id;
+  std::unique_ptr<vmm::Vm> vm;
+  std::unique_ptr<agent::AgentClient> agent;
+  bool warm = false;        // restored from a snapshot
+  bool from_pool = false;   // was ready before the lease (not restored for it)
+  double ready_s = 0;       // time the lease waited for the VM
+  std::string pids_dir;
+  ~LeasedVm();
+};
+
+enum class LeaseMode { kAny, kForceCold, kForceFreshClone };
+
+class WarmPool {
+ public:
+  explicit WarmPool(WarmPoolOptions options) : options_(std::move(options)) {}
+  ~WarmPool();  // Shutdown()
+
+  // Jobs of this key are queued: start its pool (template + target clones).
+  void NoteDemand(const PoolVmKey& key);
+  // Blocks until a VM is ready (or fails with the boot error and console excerpt).
+  absl::StatusOr<std::unique_ptr<LeasedVm>> Lease(const PoolVmKey& key, LeaseMode mode);
+  // The leased VM of `key` was destroyed (its job ended).
+  void Released(const PoolVmKey& key);
+  std::vector<ktstr::v1::PoolStatus> Status();
+  absl::StatusOr<ktstr::v1::PoolStatus> SetTarget(const PoolVmKey& key, uint32_t target);
+  uint32_t vms_running();
+  // Stops refilling and kills every pooled VM and template.
+  void Shutdown();
+
+ private:
+  struct Pool {
+    PoolVmKey key;
+    uint32_t target = 0;
+    std::unique_ptr<vmm::Snapshot> snapshot;
+    bool snapshot_failed = false;
+    std::string mode_reason;
+    std::deque<std::unique_ptr<LeasedVm>> ready;
+    uint32_t booting = 0;
+    uint32_t busy = 0;
+    uint32_t boot_failures = 0;
+    std::string last_error;
+    double template_boot_s = 0;
+    double last_restore_s = 0;
+    std::thread refill;
+  };
+
+  Pool* GetOrCreateLocked(const PoolVmKey& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RefillLoop(Pool* pool);
+  absl::Status BuildTemplate(Pool* pool);
+  // Boots cold or restores a clone, connects the agent and sets the guest clock.
+  absl::StatusOr<std::unique_ptr<LeasedVm>> StartVm(Pool* pool, bool clone);
+  vmm::VmSpec SpecFor(const PoolVmKey& key) const;
+  ktstr::v1::PoolStatus StatusLocked(const Pool& p) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const WarmPoolOptions options_;
+  absl::Mutex mu_;
+  std::map<std::string, std::unique_ptr<Pool>> pools_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t next_vm_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace ktstr::daemon
+
+#endif  // KTSTR_DAEMON_WARM_POOL_H_
