@@ -76,7 +76,9 @@ absl::StatusOr<std::unique_ptr<QemuVm>> QemuVm::Launch(const VmSpec& spec,
   // Once per process: files left by owners that were SIGKILLed (their QEMU died with them).
   static const int kStaleRemoved = RemoveStaleVmFiles(spec.work_dir, spec.ram_dir);
   (void)kStaleRemoved;
-  std::string templ = WorkDirTemplate(spec.work_dir, getpid());
+  absl::StatusOr<std::string> token = AcquireOwnerToken(spec.ram_dir);
+  if (!token.ok()) return token.status();
+  std::string templ = WorkDirTemplate(spec.work_dir, *token);
   if (mkdtemp(templ.data()) == nullptr) {
     return absl::InternalError(absl::StrCat("mkdtemp ", templ, ": ", strerror(errno)));
   }
@@ -95,7 +97,7 @@ absl::StatusOr<std::unique_ptr<QemuVm>> QemuVm::Launch(const VmSpec& spec,
   } else {
     static std::atomic<int> seq{0};
     const std::string prefix = RamFilePrefix(
-        spec.ram_dir, getpid(), absl::StrCat(seq++, "-", vm->dir_.substr(vm->dir_.size() - 6)));
+        spec.ram_dir, *token, absl::StrCat(seq++, "-", vm->dir_.substr(vm->dir_.size() - 6)));
     for (int n = 0; n < spec.topology.numa_nodes; ++n) {
       vm->ram_files_.push_back(absl::StrCat(prefix, "-node", n, ".ram"));
     }

@@ -218,7 +218,7 @@ TEST(VmCrashTest, HangIsKilledAtItsBootTimeout) {
 TEST(VmLifecycleTest, LaunchFailsCleanlyWhenQemuDies) {
   VmSpec spec = SpecFor(*FindPreset("tiny-1llc"));
   spec.qemu_binary = "/bin/false";  // exits at once, never creates its QMP socket
-  const std::string mine = absl::StrCat("/tmp/ktstr-vm-", getpid(), "-");
+  const std::string mine = absl::StrCat("/tmp/ktstr-vm-", getpid(), "_");
   auto count_mine = [&] {
     int n = 0;
     for (const auto& e : std::filesystem::directory_iterator("/tmp")) {
