@@ -36,11 +36,16 @@ uint64_t MonotonicNs() { return ClockNs(CLOCK_MONOTONIC); }
 
 const char* WorkerExitName(WorkerExit e) {
   switch (e) {
-    case WorkerExit::kCompleted: return "completed";
-    case WorkerExit::kExited: return "exited";
-    case WorkerExit::kSignaled: return "signaled";
-    case WorkerExit::kTimedOut: return "timed out";
-    case WorkerExit::kWaitFailed: return "wait failed";
+    case WorkerExit::kCompleted:
+      return "completed";
+    case WorkerExit::kExited:
+      return "exited";
+    case WorkerExit::kSignaled:
+      return "signaled";
+    case WorkerExit::kTimedOut:
+      return "timed out";
+    case WorkerExit::kWaitFailed:
+      return "wait failed";
   }
   return "?";
 }
@@ -49,7 +54,10 @@ Telemetry::Telemetry(SharedWorkerSlot* slot, const volatile int* stop_flag)
     : slot_(slot), stop_(stop_flag) {}
 
 void Telemetry::Start() {
-  start_ns_ = last_ck_ns_ = MonotonicNs();
+  const uint64_t now = MonotonicNs();
+  start_ns_ = last_ck_ns_ = slot_->release_ns != 0 && slot_->release_ns <= now
+                                ? slot_->release_ns
+                                : now;
   start_cpu_ns_ = ClockNs(CLOCK_PROCESS_CPUTIME_ID);
   next_ck_units_ = config::kCheckpointUnits;
   ReadSchedstat(&base_sched_cpu_, &base_run_delay_, &base_run_count_);

@@ -31,9 +31,14 @@ bool GroupGone(pid_t pgid) { return kill(-pgid, 0) != 0 && errno == ESRCH; }
 // Work types whose workers block and get woken (so wake/resume latency samples exist).
 bool Wakes(const WorkType& w) {
   switch (w.kind) {
-    case WorkKind::kIoSync: case WorkKind::kBursty: case WorkKind::kPipeIo:
-    case WorkKind::kFutexPingPong: case WorkKind::kFutexFanOut: case WorkKind::kCachePipe:
-    case WorkKind::kSequence: case WorkKind::kFanOutCompute:
+    case WorkKind::kIoSync:
+    case WorkKind::kBursty:
+    case WorkKind::kPipeIo:
+    case WorkKind::kFutexPingPong:
+    case WorkKind::kFutexFanOut:
+    case WorkKind::kCachePipe:
+    case WorkKind::kSequence:
+    case WorkKind::kFanOutCompute:
       return true;
     default:
       return false;
@@ -44,10 +49,10 @@ TEST(WorkersTest, AllTwentyWorkTypesRunWithTelemetry) {
   std::vector<WorkType> types;
   for (const std::string& name : WorkType::AllNames()) {
     if (name == "Sequence") {
-      types.push_back(WorkType::sequence(Phase::Spin(microseconds(20000)),
-                                         {Phase::Sleep(microseconds(5000)),
-                                          Phase::Yield(microseconds(2000)),
-                                          Phase::Io(microseconds(2000))}));
+      types.push_back(
+          WorkType::sequence(Phase::Spin(microseconds(20000)),
+                             {Phase::Sleep(microseconds(5000)), Phase::Yield(microseconds(2000)),
+                              Phase::Io(microseconds(2000))}));
     } else if (name == "Custom") {
       types.push_back(WorkType::custom_fn("Counting", &CountingCustom));
     } else if (name == "Bursty") {
