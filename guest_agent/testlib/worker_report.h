@@ -22,6 +22,10 @@ inline constexpr uint64_t kCheckpointUnits = 1024;
 inline constexpr uint32_t kMaxLatencySamples = 16384;
 // CPU ids tracked in cpus_used.
 inline constexpr int kMaxTrackedCpus = 1024;
+// ktstr's work-conservation watchdog: a worker whose scheduling gap exceeds this sends
+// SIGUSR2 to the scheduler ($SCHED_PID), whose default action kills it, so a scheduler that
+// leaves runnable work unserved surfaces as a scheduler death (with its own exit dump).
+inline constexpr uint64_t kWatchdogGapNs = 2000ull * 1000 * 1000;
 }  // namespace config
 
 // How a worker process ended.
@@ -77,7 +81,8 @@ struct SharedWorkerSlot {
 class Telemetry {
  public:
   Telemetry(SharedWorkerSlot* slot, const volatile int* stop_flag);
-  // Starts the clocks and schedstat baseline (called once the worker is released).
+  // Starts the clocks and schedstat baseline (called once the worker is released). Reads
+  // SCHED_PID for the watchdog unless KTSTR_NO_WATCHDOG is set (ktstr's repro mode).
   void Start();
   bool stop_requested() const { return *stop_ != 0; }
   // Counts work; every config::kCheckpointUnits units runs a checkpoint.
@@ -97,6 +102,8 @@ class Telemetry {
   uint64_t start_ns_ = 0, start_cpu_ns_ = 0, last_ck_ns_ = 0, next_ck_units_ = 0;
   uint64_t base_run_delay_ = 0, base_run_count_ = 0, base_sched_cpu_ = 0;
   int last_cpu_ = -1;
+  pid_t sched_pid_ = 0;         // from SCHED_PID; 0 = no watchdog
+  bool watchdog_fired_ = false;
   uint64_t rng_ = 0x9E3779B97F4A7C15ull;
 };
 
