@@ -2,9 +2,9 @@
 // 2 LLCs so the LLC-aligned ones run. Short by default; the fairness limits are ktstr's.
 #include "guest_agent/testlib/ktstr_test.h"
 
-#define KTSTR_CATALOG_TEST(scenario)                                  \
-  KTSTR_TEST(scenario, {.llcs = 2, .cores = 2, .duration_s = 2}) {    \
-    return ktstr::scenarios::scenario(ctx);                           \
+#define KTSTR_CATALOG_TEST(scenario)                               \
+  KTSTR_TEST(scenario, {.llcs = 2, .cores = 2, .duration_s = 2}) { \
+    return ktstr::scenarios::scenario(ctx);                        \
   }
 
 KTSTR_CATALOG_TEST(steady)

@@ -47,15 +47,12 @@ class EngineTest : public testing::Test {
 };
 
 TEST_F(EngineTest, PayloadOpsRunWaitAndKill) {
-  Step s = Step::New({op::AddCgroup{"cg"},
-                      op::RunPayload{"ok", "true", {}, "cg"},
-                      op::WaitPayload{"ok", "cg"},
-                      op::RunPayload{"bad", "sh", {"-c", "exit 3"}, "cg"},
-                      op::WaitPayload{"bad", "cg"},
-                      op::RunPayload{"sleeper", "sleep", {"100"}, "cg"},
-                      op::KillPayload{"sleeper", "cg"},
-                      op::RunPayload{"left", "sleep", {"100"}, "cg"}},  // killed at step end
-                     HoldSpec::Fixed(milliseconds(100)));
+  Step s = Step::New(
+      {op::AddCgroup{"cg"}, op::RunPayload{"ok", "true", {}, "cg"}, op::WaitPayload{"ok", "cg"},
+       op::RunPayload{"bad", "sh", {"-c", "exit 3"}, "cg"}, op::WaitPayload{"bad", "cg"},
+       op::RunPayload{"sleeper", "sleep", {"100"}, "cg"}, op::KillPayload{"sleeper", "cg"},
+       op::RunPayload{"left", "sleep", {"100"}, "cg"}},  // killed at step end
+      HoldSpec::Fixed(milliseconds(100)));
   absl::StatusOr<AssertResult> r = execute_steps(ctx_, {s});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_FALSE(r->passed);
@@ -71,14 +68,11 @@ TEST_F(EngineTest, SwapStopRemoveHostAndLoop) {
   Backdrop b;
   b.defs.push_back(CgroupDef::named("cg_a").with_cpuset(CpusetSpec::Disjoint(0, 2)));
   b.defs.push_back(CgroupDef::named("cg_b").with_cpuset(CpusetSpec::Disjoint(1, 2)));
-  Step first = Step::New({op::SpawnHost{Work{}},
-                          op::AddCgroup{"tmp"},
-                          op::Spawn{"tmp", Work{.workers = 2}},
-                          op::AddCgroup{"gone"},
-                          op::Spawn{"gone", Work{}},
-                          op::StopCgroup{"gone"},
-                          op::RemoveCgroup{"gone"}},
-                         HoldSpec::Fixed(milliseconds(200)));
+  Step first =
+      Step::New({op::SpawnHost{Work{}}, op::AddCgroup{"tmp"}, op::Spawn{"tmp", Work{.workers = 2}},
+                 op::AddCgroup{"gone"}, op::Spawn{"gone", Work{}}, op::StopCgroup{"gone"},
+                 op::RemoveCgroup{"gone"}},
+                HoldSpec::Fixed(milliseconds(200)));
   Step loop = Step::New({op::SwapCpusets{"cg_a", "cg_b"}}, HoldSpec::Loop(milliseconds(100)));
   Assert checks = Assert::DefaultChecks().MergedWith(
       Assert{.not_starved = false, .max_gap_ms = 100000, .max_spread_pct = 100});
@@ -87,7 +81,7 @@ TEST_F(EngineTest, SwapStopRemoveHostAndLoop) {
   EXPECT_TRUE(r->passed) << r->details[0].message;
   std::map<std::string, const CgroupStats*> by_name;
   for (const CgroupStats& c : r->stats.cgroups) by_name[c.name] = &c;
-  ASSERT_EQ(by_name.size(), 5u);  // "", tmp, gone, cg_a, cg_b
+  ASSERT_EQ(by_name.size(), 5u);        // "", tmp, gone, cg_a, cg_b
   EXPECT_EQ(by_name[""]->workers, 1u);  // the host worker
   EXPECT_EQ(by_name["tmp"]->workers, 2u);
   EXPECT_EQ(by_name["gone"]->workers, 1u);

@@ -32,8 +32,8 @@ absl::Status PayloadSet::Start(const std::string& name, const std::string& cgrou
                                const std::string& binary, const std::vector<std::string>& args,
                                int scope, const std::function<absl::Status(pid_t)>& place) {
   if (Find(name, cgroup) != procs_.end()) {
-    return absl::AlreadyExistsError(absl::StrCat("payload '", name, "' already runs in '",
-                                                 cgroup, "'"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("payload '", name, "' already runs in '", cgroup, "'"));
   }
   int gate[2];
   if (pipe2(gate, O_CLOEXEC) != 0) return absl::ResourceExhaustedError("pipe2 failed");
@@ -95,7 +95,8 @@ absl::Status PayloadSet::Kill(const std::string& name, const std::string& cgroup
   }
   kill(-it->pid, SIGKILL);
   kill(it->pid, SIGKILL);
-  while (waitpid(it->pid, nullptr, 0) < 0 && errno == EINTR) {}
+  while (waitpid(it->pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
   procs_.erase(it);
   return absl::OkStatus();
 }

@@ -23,9 +23,9 @@ class PayloadSet {
 
   // Forks `binary args...` (PATH lookup), calls place(pid) before it execs, then lets it run.
   // `scope` tags it for KillScope.
-  absl::Status Start(const std::string& name, const std::string& cgroup,
-                     const std::string& binary, const std::vector<std::string>& args,
-                     int scope, const std::function<absl::Status(pid_t)>& place);
+  absl::Status Start(const std::string& name, const std::string& cgroup, const std::string& binary,
+                     const std::vector<std::string>& args, int scope,
+                     const std::function<absl::Status(pid_t)>& place);
   // Waits for it to exit (no timeout, but `interrupted()` ends the wait with Cancelled).
   // Returns the wait status.
   absl::StatusOr<int> Wait(const std::string& name, const std::string& cgroup,

@@ -2,9 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <string.h>
 #include <sched.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,13 +39,15 @@ struct Batch {
 
 struct LiveCgroup {
   int scope = kBackdropScope;
-  CpuSet cpus;           // current cpuset; empty = none set
-  CpuSet allowed;        // union of every cpuset it had
+  CpuSet cpus;               // current cpuset; empty = none set
+  CpuSet allowed;            // union of every cpuset it had
   bool unrestricted = true;  // ran without a cpuset at some point
   std::vector<Batch> batches;
 };
 
-int Depth(const std::string& name) { return static_cast<int>(std::count(name.begin(), name.end(), '/')); }
+int Depth(const std::string& name) {
+  return static_cast<int>(std::count(name.begin(), name.end(), '/'));
+}
 
 class Runner {
  public:
@@ -77,8 +79,8 @@ class Runner {
   const Ctx& ctx_;
   Assert checks_;
   std::map<std::string, LiveCgroup> cgroups_;
-  LiveCgroup host_;  // SpawnHost workers: left in the harness's own cgroup
-  std::vector<std::string> order_;                     // cgroup names in order of first report
+  LiveCgroup host_;                 // SpawnHost workers: left in the harness's own cgroup
+  std::vector<std::string> order_;  // cgroup names in order of first report
   std::map<std::string, CgroupReports> collected_;
   PayloadSet payloads_;
   AssertResult extra_;
@@ -176,8 +178,8 @@ void Runner::Collect(const std::string& name, const LiveCgroup& cg,
   for (WorkerReport& r : reports) r.cgroup = name;
   it->second.reports.insert(it->second.reports.end(), reports.begin(), reports.end());
   // Isolation is judged against every cpuset the cgroup had, or not at all if it ran free.
-  it->second.allowed_cpus = cg.unrestricted ? CpuSet{} : CpuUnion(it->second.allowed_cpus,
-                                                                   cg.allowed);
+  it->second.allowed_cpus =
+      cg.unrestricted ? CpuSet{} : CpuUnion(it->second.allowed_cpus, cg.allowed);
 }
 
 void Runner::StopBatches(const std::function<bool(const std::string&, const Batch&)>& pred) {
@@ -219,12 +221,12 @@ absl::Status Runner::WaitPayload(const std::string& name, const std::string& cgr
   absl::StatusOr<int> status = payloads_.Wait(name, cgroup, [] { return g_interrupted.load(); });
   if (!status.ok()) return status.status();
   if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
-    extra_.AddFailure(DetailKind::kOther,
-                      absl::StrFormat("payload %s exited with %s %d", name,
-                                      WIFEXITED(*status) ? "status" : "signal",
-                                      WIFEXITED(*status) ? WEXITSTATUS(*status)
-                                                         : WTERMSIG(*status)),
-                      cgroup);
+    extra_.AddFailure(
+        DetailKind::kOther,
+        absl::StrFormat("payload %s exited with %s %d", name,
+                        WIFEXITED(*status) ? "status" : "signal",
+                        WIFEXITED(*status) ? WEXITSTATUS(*status) : WTERMSIG(*status)),
+        cgroup);
   }
   return absl::OkStatus();
 }
@@ -265,16 +267,16 @@ absl::Status Runner::Apply(const Op& op, int scope) {
             std::vector<CpuSet> masks = ResolveAffinity(o.affinity, ctx_.topo, (*cg)->cpus,
                                                         static_cast<int>(pids.size()), seed_++);
             for (size_t i = 0; i < pids.size(); ++i) {
-              CpuSet mask = masks[i].empty() ? ((*cg)->cpus.empty() ? ctx_.topo.all_cpus()
-                                                                    : (*cg)->cpus)
-                                             : masks[i];
+              CpuSet mask = masks[i].empty()
+                                ? ((*cg)->cpus.empty() ? ctx_.topo.all_cpus() : (*cg)->cpus)
+                                : masks[i];
               cpu_set_t set;
               CPU_ZERO(&set);
               for (int c : mask) CPU_SET(c, &set);
               if (sched_setaffinity(pids[i], sizeof(set), &set) != 0 && errno != ESRCH) {
-                return absl::FailedPreconditionError(absl::StrFormat(
-                    "sched_setaffinity(%d, %s): %s", pids[i], FormatCpuList(mask),
-                    strerror(errno)));
+                return absl::FailedPreconditionError(
+                    absl::StrFormat("sched_setaffinity(%d, %s): %s", pids[i], FormatCpuList(mask),
+                                    strerror(errno)));
               }
             }
           }
@@ -326,10 +328,10 @@ absl::Status Runner::EndScope(int scope) {
   StopBatches([&](const std::string&, const Batch& b) { return b.scope == scope; });
   payloads_.KillScope(scope);
   std::vector<std::string> mine;
-  for (const auto& [name, cg] : cgroups_) if (cg.scope == scope) mine.push_back(name);
-  std::sort(mine.begin(), mine.end(), [](const std::string& a, const std::string& b) {
-    return Depth(a) > Depth(b);
-  });
+  for (const auto& [name, cg] : cgroups_)
+    if (cg.scope == scope) mine.push_back(name);
+  std::sort(mine.begin(), mine.end(),
+            [](const std::string& a, const std::string& b) { return Depth(a) > Depth(b); });
   for (const std::string& name : mine) {
     if (!cgroups_.count(name)) continue;
     if (absl::Status s = RemoveCgroup(name, scope); !s.ok()) return s;
@@ -338,8 +340,7 @@ absl::Status Runner::EndScope(int scope) {
 }
 
 absl::StatusOr<bool> Runner::Hold(Clock::time_point deadline, const std::vector<Op>* loop_ops,
-                                  std::chrono::milliseconds interval, int scope,
-                                  int step_index) {
+                                  std::chrono::milliseconds interval, int scope, int step_index) {
   Clock::time_point next = Clock::now() + interval;
   for (;;) {
     if (g_interrupted) return absl::CancelledError("interrupted (SIGINT/SIGTERM)");
@@ -401,8 +402,8 @@ absl::StatusOr<AssertResult> Runner::Run(Backdrop backdrop, std::vector<Step> st
     Clock::time_point deadline;
     switch (step.hold.kind) {
       case HoldSpec::Kind::kFrac:
-        deadline = step_start + std::chrono::duration_cast<Clock::duration>(
-                                    ctx_.duration * step.hold.frac);
+        deadline = step_start +
+                   std::chrono::duration_cast<Clock::duration>(ctx_.duration * step.hold.frac);
         break;
       case HoldSpec::Kind::kFixed:
         deadline = step_start + step.hold.fixed;
@@ -412,8 +413,8 @@ absl::StatusOr<AssertResult> Runner::Run(Backdrop backdrop, std::vector<Step> st
         break;
     }
     const bool loop = step.hold.kind == HoldSpec::Kind::kLoop;
-    absl::StatusOr<bool> alive = Hold(deadline, loop ? &step.ops : nullptr, step.hold.interval,
-                                      i, i);
+    absl::StatusOr<bool> alive =
+        Hold(deadline, loop ? &step.ops : nullptr, step.hold.interval, i, i);
     if (!alive.ok()) return alive.status();
     if (absl::Status s = EndScope(i); !s.ok()) return s;
     if (!*alive) break;
@@ -439,9 +440,8 @@ void Runner::Abandon() {
   payloads_.KillAll();
   std::vector<std::string> names;
   for (const auto& [name, cg] : cgroups_) names.push_back(name);
-  std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
-    return Depth(a) > Depth(b);
-  });
+  std::sort(names.begin(), names.end(),
+            [](const std::string& a, const std::string& b) { return Depth(a) > Depth(b); });
   for (const std::string& name : names) {
     absl::Status s = ctx_.cgroups->Remove(name);
     if (!s.ok()) spdlog::error("removing cgroup {}: {}", name, s.ToString());
