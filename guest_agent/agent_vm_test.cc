@@ -17,8 +17,8 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "guest_agent/agent_client.h"
-#include "guest_agent/elf_closure.h"
 #include "guest_agent/initramfs.h"
+#include "guest_agent/put_closure.h"
 #include "gtest/gtest.h"
 #include "vmm/topology.h"
 #include "vmm/vm.h"
@@ -33,24 +33,15 @@ std::string KernelDir() {
   return "/root/.cache/ktstr/debian/default";
 }
 
-// Puts a dynamically linked host binary at `guest_path` together with its library closure.
+// Puts a dynamically linked host binary with its library closure and prints the rate.
 absl::Status PutWithClosure(AgentClient& client, const std::string& host_path,
                             const std::string& guest_path) {
-  auto closure = ElfClosure({host_path});
-  if (!closure.ok()) return closure.status();
   absl::Time start = absl::Now();
-  uint64_t bytes = 0;
-  for (const ClosureFile& f : *closure) {
-    auto done = client.PutFile(f.host_path, f.guest_path, 0, In(absl::Seconds(120)));
-    if (!done.ok()) return done.status();
-    bytes += done->size();
-  }
-  auto done = client.PutFile(host_path, guest_path, 0755, In(absl::Seconds(120)));
-  if (!done.ok()) return done.status();
-  bytes += done->size();
+  auto stats = PutBinaryWithLibraries(client, host_path, guest_path, In(absl::Seconds(240)));
+  if (!stats.ok()) return stats.status();
   double s = absl::ToDoubleSeconds(absl::Now() - start);
   std::printf("put %s + %zu libraries: %.1f MB in %.2f s (%.1f MB/s)\n", host_path.c_str(),
-              closure->size(), bytes / 1e6, s, bytes / 1e6 / s);
+              stats->libraries, stats->bytes / 1e6, s, stats->bytes / 1e6 / s);
   return absl::OkStatus();
 }
 
