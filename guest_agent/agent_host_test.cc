@@ -161,6 +161,27 @@ TEST_F(AgentHostTest, ExecStreamsOutputBeforeExitAndReportsExitCode) {
   EXPECT_LT(when[0] - start, end - start - absl::Milliseconds(500));
 }
 
+TEST_F(AgentHostTest, LargeOutputArrivesCompleteAndInOrder) {
+  // 20 MB of numbered lines on stdout: every byte arrives, in order, across many frames.
+  std::string out;
+  size_t chunks = 0;
+  auto r = client_->Exec(Sh("seq 1 2500000"),
+                         [&](v1::Output::Stream s, absl::string_view d) {
+                           EXPECT_EQ(s, v1::Output::STREAM_STDOUT);
+                           out.append(d.data(), d.size());
+                           ++chunks;
+                         },
+                         In(absl::Seconds(60)));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code(), 0);
+  std::string want;
+  want.reserve(out.size());
+  for (int i = 1; i <= 2500000; ++i) absl::StrAppend(&want, i, "\n");
+  EXPECT_EQ(out.size(), want.size());
+  EXPECT_TRUE(out == want);
+  EXPECT_GT(chunks, 100u);
+}
+
 TEST_F(AgentHostTest, ExecReportsSignalAndEnvAndCwd) {
   auto sig = client_->Exec(Sh("kill -TERM $$"), nullptr, In(absl::Seconds(10)));
   ASSERT_TRUE(sig.ok()) << sig.status();

@@ -47,7 +47,17 @@ v1::ErrorCode CodeFor(const absl::Status& s) {
 }  // namespace
 
 void FdMessageSink::Send(const v1::GuestToHost& msg) {
-  std::string frame = EncodeMessage(msg);
+  std::string payload = msg.SerializeAsString();
+  if (payload.size() > config::kMaxPayloadBytes) {
+    // The host would drop it as oversized and wait forever: say what happened instead.
+    v1::GuestToHost err;
+    err.set_request_id(msg.request_id());
+    err.mutable_error()->set_code(v1::ERROR_CODE_IO);
+    err.mutable_error()->set_message(absl::StrCat("reply of ", payload.size(),
+                                                  " bytes exceeds the frame cap"));
+    payload = err.SerializeAsString();
+  }
+  std::string frame = EncodeFrame(payload);
   absl::MutexLock lock(&mu_);
   size_t done = 0;
   while (done < frame.size()) {

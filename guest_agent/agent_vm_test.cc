@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <thread>
 #include <cstdlib>
 #include <cstring>
@@ -16,8 +17,8 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "guest_agent/agent_client.h"
-#include "guest_agent/elf_closure.h"
 #include "guest_agent/initramfs.h"
+#include "guest_agent/put_closure.h"
 #include "gtest/gtest.h"
 #include "vmm/topology.h"
 #include "vmm/vm.h"
@@ -32,16 +33,16 @@ std::string KernelDir() {
   return "/root/.cache/ktstr/debian/default";
 }
 
-// Puts a dynamically linked host binary at `guest_path` together with its library closure.
+// Puts a dynamically linked host binary with its library closure and prints the rate.
 absl::Status PutWithClosure(AgentClient& client, const std::string& host_path,
                             const std::string& guest_path) {
-  auto closure = ElfClosure({host_path});
-  if (!closure.ok()) return closure.status();
-  for (const ClosureFile& f : *closure) {
-    auto done = client.PutFile(f.host_path, f.guest_path, 0, In(absl::Seconds(120)));
-    if (!done.ok()) return done.status();
-  }
-  return client.PutFile(host_path, guest_path, 0755, In(absl::Seconds(120))).status();
+  absl::Time start = absl::Now();
+  auto stats = PutBinaryWithLibraries(client, host_path, guest_path, In(absl::Seconds(240)));
+  if (!stats.ok()) return stats.status();
+  double s = absl::ToDoubleSeconds(absl::Now() - start);
+  std::printf("put %s + %zu libraries: %.1f MB in %.2f s (%.1f MB/s)\n", host_path.c_str(),
+              stats->libraries, stats->bytes / 1e6, s, stats->bytes / 1e6 / s);
+  return absl::OkStatus();
 }
 
 class AgentVmTest : public ::testing::Test {
@@ -65,13 +66,18 @@ class AgentVmTest : public ::testing::Test {
     spec.memory_mb = 1024;
     spec.boot_timeout = absl::Seconds(240);  // TCG on a shared 2-core host
     spec.lifetime = absl::Minutes(15);
-    vmm::BootFailure failure;
-    auto vm = vmm::Vm::Boot(spec, &failure);
-    ASSERT_TRUE(vm.ok()) << vm.status() << "\nconsole:\n" << failure.console;
+    // Connect while the guest is still booting: the socket exists before the guest opens its
+    // port, so the client's pings queue in QEMU until the agent starts reading (vm.md §2).
+    auto vm = vmm::Vm::Launch(spec, vmm::LaunchOptions{});
+    ASSERT_TRUE(vm.ok()) << vm.status();
     vm_ = vm->release();
-    auto client = AgentClient::Connect(vm_->channel_socket_path(), In(absl::Seconds(60)));
+    absl::Time t0 = absl::Now();
+    auto client = AgentClient::Connect(vm_->channel_socket_path(), In(absl::Seconds(240)));
     ASSERT_TRUE(client.ok()) << client.status() << "\nconsole:\n" << vm_->ConsoleText();
     client_ = client->release();
+    std::printf("agent answered %.2f s after QEMU started\n", absl::ToDoubleSeconds(absl::Now() - t0));
+    vmm::BootFailure failure;
+    ASSERT_TRUE(vm_->WaitReady(In(absl::Seconds(60)), &failure).ok()) << failure.console;
   }
 
   static void TearDownTestSuite() {

@@ -60,7 +60,7 @@ struct ChildPlan {
   if (!p.pty_slave.empty()) {
     // A new session whose controlling terminal is the pty (job control works in shells).
     if (::setsid() < 0) ChildFail(p.errpipe_w, errno);
-    int tty = ::open(p.pty_slave.c_str(), O_RDWR);
+    int tty = ::open(p.pty_slave.c_str(), O_RDWR | O_CLOEXEC);
     if (tty < 0 || ::ioctl(tty, TIOCSCTTY, 0) < 0) ChildFail(p.errpipe_w, errno);
   } else {
     ::setpgid(0, 0);

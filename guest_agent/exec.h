@@ -30,8 +30,9 @@ namespace config {
 inline constexpr std::chrono::milliseconds kDrainAfterExit{300};
 // Largest chunk sent in one Output message; smaller chunks go out as soon as they arrive.
 inline constexpr size_t kOutputChunkBytes = 64 << 10;
-// Cap on a test's result-pipe bytes: a TestReport is small; anything larger is a bug.
-inline constexpr size_t kMaxResultBytes = 16 << 20;
+// Cap on a test's result-pipe bytes: a TestReport is small, and the TestResult carrying it
+// must fit one frame (wire.h kMaxPayloadBytes).
+inline constexpr size_t kMaxResultBytes = 3 << 20;
 inline constexpr const char* kDefaultPath =
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 }  // namespace config
