@@ -98,7 +98,7 @@ TEST_F(KtstrdVmTest, ExampleTestPassesInAVmAndIsStored) {
   // The pool now keeps a ready clone of this shape; the next run takes it.
   for (int i = 0; i < 600; ++i) {
     Client({"pool", "status"}, &out);
-    if (absl::StrContains(out, "1n1l2c1t        1")) break;
+    if (absl::StrContains(out, "1n1l2c1t/2048M       1")) break;
     absl::SleepFor(absl::Milliseconds(500));
   }
   EXPECT_EQ(Client({"test", "scheduler_tests/example_tests", "-E", "steady", "--json"}, &out), 0)
