@@ -55,9 +55,12 @@ AccelChoice Probe() {
 
 absl::string_view AccelName(Accel accel) {
   switch (accel) {
-    case Accel::kAuto: return "auto";
-    case Accel::kKvm: return "kvm";
-    case Accel::kTcg: return "tcg";
+    case Accel::kAuto:
+      return "auto";
+    case Accel::kKvm:
+      return "kvm";
+    case Accel::kTcg:
+      return "tcg";
   }
   return "?";
 }

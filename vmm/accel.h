@@ -3,9 +3,9 @@
 #define KTSTR_VMM_ACCEL_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace ktstr::vmm {
 

@@ -36,8 +36,7 @@ void ConsoleLog::Append(absl::string_view data) {
     fwrite(data.data(), 1, n, file_);
     file_written_ += n;
     if (file_written_ == file_limit_) {
-      fputs("\n[ktstr: console log file limit reached; further output is in memory only]\n",
-            file_);
+      fputs("\n[ktstr: console log file limit reached; further output is in memory only]\n", file_);
     }
     fflush(file_);
   }

@@ -24,8 +24,8 @@ TEST(ConsoleLogTest, RingKeepsTheTailWithAbsoluteOffsets) {
 }
 
 TEST(ConsoleLogTest, FileIsBoundedAndSaysSo) {
-  const std::string path = std::string(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp") +
-                           "/console_log_test.log";
+  const std::string path =
+      std::string(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp") + "/console_log_test.log";
   {
     auto log = ConsoleLog::Create(path, /*file_limit=*/5);
     ASSERT_TRUE(log.ok()) << log.status();

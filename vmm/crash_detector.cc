@@ -21,8 +21,9 @@ absl::string_view StripPrefix(absl::string_view line) {
     if (close != absl::string_view::npos) {
       absl::string_view inside = line.substr(1, close - 1);
       bool is_time = !inside.empty();
-      for (char c : inside) is_time = is_time && (std::isdigit(static_cast<unsigned char>(c)) ||
-                                                   c == '.' || c == ' ' || c == 'T');
+      for (char c : inside)
+        is_time = is_time &&
+                  (std::isdigit(static_cast<unsigned char>(c)) || c == '.' || c == ' ' || c == 'T');
       if (is_time) line = absl::StripLeadingAsciiWhitespace(line.substr(close + 1));
     }
   }
@@ -71,16 +72,26 @@ CrashEvent Make(CrashKind kind, absl::string_view line, absl::string_view reason
 
 absl::string_view CrashKindName(CrashKind kind) {
   switch (kind) {
-    case CrashKind::kKernelPanic: return "kernel_panic";
-    case CrashKind::kBug: return "bug";
-    case CrashKind::kWarning: return "warning";
-    case CrashKind::kGeneralProtectionFault: return "general_protection_fault";
-    case CrashKind::kOops: return "oops";
-    case CrashKind::kRcuStall: return "rcu_stall";
-    case CrashKind::kSoftLockup: return "soft_lockup";
-    case CrashKind::kHardLockup: return "hard_lockup";
-    case CrashKind::kHungTask: return "hung_task";
-    case CrashKind::kSchedExtExit: return "sched_ext_exit";
+    case CrashKind::kKernelPanic:
+      return "kernel_panic";
+    case CrashKind::kBug:
+      return "bug";
+    case CrashKind::kWarning:
+      return "warning";
+    case CrashKind::kGeneralProtectionFault:
+      return "general_protection_fault";
+    case CrashKind::kOops:
+      return "oops";
+    case CrashKind::kRcuStall:
+      return "rcu_stall";
+    case CrashKind::kSoftLockup:
+      return "soft_lockup";
+    case CrashKind::kHardLockup:
+      return "hard_lockup";
+    case CrashKind::kHungTask:
+      return "hung_task";
+    case CrashKind::kSchedExtExit:
+      return "sched_ext_exit";
   }
   return "unknown";
 }

@@ -5,34 +5,35 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
+
+#include "absl/strings/string_view.h"
 
 namespace ktstr::vmm {
 
 enum class CrashKind {
-  kKernelPanic,              // "Kernel panic - not syncing: <reason>"
-  kBug,                      // "BUG: <what>" (other than soft lockup)
-  kWarning,                  // "WARNING: CPU: n PID: p at <where>"
-  kGeneralProtectionFault,   // "general protection fault"
-  kOops,                     // "Oops: <what>"
-  kRcuStall,                 // "rcu: INFO: rcu_preempt detected stalls on CPUs/tasks"
-  kSoftLockup,               // "watchdog: BUG: soft lockup - CPU#n stuck for 22s!"
-  kHardLockup,               // "Watchdog detected hard LOCKUP on cpu n"
-  kHungTask,                 // "INFO: task <comm>:<pid> blocked for more than N seconds."
-  kSchedExtExit,             // sched_ext: BPF scheduler "<name>" disabled (<reason>)
+  kKernelPanic,             // "Kernel panic - not syncing: <reason>"
+  kBug,                     // "BUG: <what>" (other than soft lockup)
+  kWarning,                 // "WARNING: CPU: n PID: p at <where>"
+  kGeneralProtectionFault,  // "general protection fault"
+  kOops,                    // "Oops: <what>"
+  kRcuStall,                // "rcu: INFO: rcu_preempt detected stalls on CPUs/tasks"
+  kSoftLockup,              // "watchdog: BUG: soft lockup - CPU#n stuck for 22s!"
+  kHardLockup,              // "Watchdog detected hard LOCKUP on cpu n"
+  kHungTask,                // "INFO: task <comm>:<pid> blocked for more than N seconds."
+  kSchedExtExit,            // sched_ext: BPF scheduler "<name>" disabled (<reason>)
 };
 absl::string_view CrashKindName(CrashKind kind);
 
 // Kernel-side reasons a sched_ext scheduler stopped (sched_ext-facts.md).
 enum class SchedExtExitKind {
-  kNone,             // not a sched_ext event
-  kUnregistered,     // "unregistered from user space" (loader exited; normal)
-  kStall,            // "runnable task stall" (watchdog: starvation or livelock)
-  kBpfError,         // "scx_bpf_error"
-  kRuntimeError,     // "runtime error" (e.g. the RCU stall detector fired first)
-  kSysrq,            // "disabled by sysrq-S"
-  kOther,            // any other reason text (kept verbatim in `reason`)
+  kNone,          // not a sched_ext event
+  kUnregistered,  // "unregistered from user space" (loader exited; normal)
+  kStall,         // "runnable task stall" (watchdog: starvation or livelock)
+  kBpfError,      // "scx_bpf_error"
+  kRuntimeError,  // "runtime error" (e.g. the RCU stall detector fired first)
+  kSysrq,         // "disabled by sysrq-S"
+  kOther,         // any other reason text (kept verbatim in `reason`)
 };
 
 struct CrashEvent {

@@ -110,13 +110,14 @@ TEST(CrashDetectorTest, OrdinaryLinesAreNotEvents) {
 
 TEST(CrashDetectorTest, SchedExtExitCarriesNameKindAndDetailLine) {
   CrashDetector d;
-  d.Feed("[   9.1] sched_ext: BPF scheduler \"minfifo\" disabled (runnable task stall)\n"
-         "[   9.1] sched_ext: minfifo: spinner[123] failed to run for 7.544s\n"
-         "[  10.0] sched_ext: BPF scheduler \"lazy\" disabled (scx_bpf_error)\n"
-         "[  10.0] sched_ext: lazy: /src/lazy.bpf.c:434: invalid DSQ\n"
-         "[  11.0] sched_ext: BPF scheduler \"minfifo\" disabled (unregistered from user space)\n"
-         "[  12.0] sched_ext: BPF scheduler \"rt\" disabled (runtime error)\n"
-         "[  12.0] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:\n");
+  d.Feed(
+      "[   9.1] sched_ext: BPF scheduler \"minfifo\" disabled (runnable task stall)\n"
+      "[   9.1] sched_ext: minfifo: spinner[123] failed to run for 7.544s\n"
+      "[  10.0] sched_ext: BPF scheduler \"lazy\" disabled (scx_bpf_error)\n"
+      "[  10.0] sched_ext: lazy: /src/lazy.bpf.c:434: invalid DSQ\n"
+      "[  11.0] sched_ext: BPF scheduler \"minfifo\" disabled (unregistered from user space)\n"
+      "[  12.0] sched_ext: BPF scheduler \"rt\" disabled (runtime error)\n"
+      "[  12.0] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:\n");
   const std::vector<CrashEvent>& e = d.events();
   ASSERT_EQ(e.size(), 5u);
   EXPECT_EQ(e[0].scheduler, "minfifo");

@@ -53,8 +53,8 @@ absl::StatusOr<std::vector<std::string>> BuildQemuArgs(const VmSpec& spec,
 // Highest APIC id QEMU assigns for this topology (field widths rounded up to powers of 2).
 int MaxApicId(const Topology& topology);
 
-// Host TSC in kHz (from "cpu MHz" in /proc/cpuinfo; under TCG the guest TSC runs at that
-// rate). 0 if unknown.
+// Host TSC in kHz, measured once per process (rdtsc against CLOCK_MONOTONIC_RAW; falls back
+// to "cpu MHz" in /proc/cpuinfo). Under TCG the guest TSC runs at that rate. 0 if unknown.
 long HostTscKhz();
 
 }  // namespace ktstr::vmm

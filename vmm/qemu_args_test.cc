@@ -62,6 +62,9 @@ TEST(QemuArgsTest, SmtTopologyMapsLlcsToDies) {
   EXPECT_TRUE(Has(*argv, "-smp", "8,sockets=1,dies=2,cores=2,threads=2"));
   EXPECT_TRUE(Has(*argv, "-numa", "node,nodeid=0,cpus=0-7,memdev=ram0"));
   EXPECT_TRUE(Has(*argv, "-accel", "tcg,thread=single"));
+  VmSpec multi = Spec(*FindPreset("smt-2llc"), 1024);
+  multi.tcg_multi_thread = true;
+  EXPECT_TRUE(Has(*BuildQemuArgs(multi, Instance(1)), "-accel", "tcg,thread=multi"));
   EXPECT_TRUE(Has(*argv, "-cpu", "qemu64,vendor=GenuineIntel,l3-cache=on"));
   EXPECT_TRUE(Has(*argv, "-object",
                   "memory-backend-file,id=ram0,size=1024M,mem-path=/dev/shm/t-node0.ram,share=on"));
@@ -114,6 +117,13 @@ TEST(QemuArgsTest, FixedKernelArgs) {
   }
   std::vector<std::string> no_tsc = FixedKernelArgs(0);
   for (const std::string& a : no_tsc) EXPECT_NE(a.rfind("tsc_early_khz", 0), 0u);
+}
+
+TEST(QemuArgsTest, HostTscIsPlausibleAndStable) {
+  const long khz = HostTscKhz();
+  EXPECT_GT(khz, 100'000);       // > 100 MHz
+  EXPECT_LT(khz, 10'000'000);    // < 10 GHz
+  EXPECT_EQ(HostTscKhz(), khz);  // measured once
 }
 
 TEST(AccelTest, ParseAndDetect) {

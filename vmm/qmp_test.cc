@@ -76,8 +76,9 @@ TEST(QmpTest, SkipsEventsAndStaleIdsAndReassemblesFragments) {
     EXPECT_EQ(cmd, "query-status");
     Send(fd, "{\"event\": \"RESUME\", \"timestamp\": {\"seconds\": 1}}\r\n");
     Send(fd, "{\"return\": {\"status\": \"stale\"}, \"id\": 999}\r\n");
-    Send(fd, absl::StrCat("{\"return\": {\"status\": \"running\", \"running\": true}, \"id\": ",
-                          id, "}\r\n"),
+    Send(fd,
+         absl::StrCat("{\"return\": {\"status\": \"running\", \"running\": true}, \"id\": ", id,
+                      "}\r\n"),
          /*fragment=*/true);
     return true;
   });

@@ -32,7 +32,7 @@ absl::StatusOr<std::string> PollWhile(const std::function<absl::StatusOr<std::st
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Snapshot>> Snapshot::Take(std::unique_ptr<Vm> vm) {
+absl::StatusOr<std::unique_ptr<Snapshot>> Snapshot::Take(std::unique_ptr<QemuVm> vm) {
   if (vm == nullptr || vm->state() != VmState::kReady) {
     return absl::FailedPreconditionError("Snapshot::Take needs a ready VM");
   }
@@ -55,9 +55,9 @@ absl::StatusOr<std::unique_ptr<Snapshot>> Snapshot::Take(std::unique_ptr<Vm> vm)
     unlink(snap->state_file_.c_str());
     return s;
   }
-  absl::StatusOr<std::string> status = PollWhile([&] { return qmp.QueryMigrateStatus(); },
-                                                 {"setup", "active", "device", "none"}, deadline,
-                                                 "migration");
+  absl::StatusOr<std::string> status =
+      PollWhile([&] { return qmp.QueryMigrateStatus(); }, {"setup", "active", "device", "none"},
+                deadline, "migration");
   if (!status.ok() || *status != "completed") {
     unlink(snap->state_file_.c_str());
     return status.ok() ? absl::InternalError(absl::StrCat("migration ended ", *status))
@@ -75,10 +75,10 @@ Snapshot::~Snapshot() {
   unlink(state_file_.c_str());
 }
 
-absl::StatusOr<std::unique_ptr<Vm>> Snapshot::StartClone() const {
+absl::StatusOr<std::unique_ptr<QemuVm>> Snapshot::StartQemuClone() const {
   const absl::Time start = absl::Now();
-  absl::StatusOr<std::unique_ptr<Vm>> vm =
-      Vm::Launch(spec_, LaunchOptions{.clone_ram_files = ram_files_, .incoming = true});
+  absl::StatusOr<std::unique_ptr<QemuVm>> vm =
+      QemuVm::Launch(spec_, LaunchOptions{.clone_ram_files = ram_files_, .incoming = true});
   if (!vm.ok()) return vm.status();
   QmpClient& qmp = (*vm)->qmp();
   const absl::Time deadline = absl::Now() + config::kMigrationTimeout;
@@ -100,6 +100,17 @@ absl::StatusOr<std::unique_ptr<Vm>> Snapshot::StartClone() const {
   spdlog::info("vmm: clone pid {} running after {}", (*vm)->pid(),
                absl::FormatDuration(absl::Now() - start));
   return vm;
+}
+
+absl::StatusOr<std::unique_ptr<VmTemplate>> QemuLauncher::SaveTemplate(std::unique_ptr<Vm> vm) {
+  auto* qemu = dynamic_cast<QemuVm*>(vm.get());
+  if (qemu == nullptr) {
+    return absl::InvalidArgumentError("QemuLauncher::SaveTemplate needs a VM it booted");
+  }
+  vm.release();
+  absl::StatusOr<std::unique_ptr<Snapshot>> snap = Snapshot::Take(std::unique_ptr<QemuVm>(qemu));
+  if (!snap.ok()) return snap.status();
+  return std::unique_ptr<VmTemplate>(std::move(*snap));
 }
 
 }  // namespace ktstr::vmm

@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "vmm/qemu_vm.h"
 #include "vmm/vm.h"
 #include "vmm/vm_spec.h"
 
@@ -29,23 +30,24 @@ namespace config {
 inline constexpr absl::Duration kMigrationTimeout = absl::Seconds(60);
 }  // namespace config
 
-class Snapshot {
+class Snapshot final : public VmTemplate {
  public:
   // Consumes a ready VM (the template): stop, migrate device state, kill. The template's RAM
   // files and the state file then belong to the snapshot.
-  static absl::StatusOr<std::unique_ptr<Snapshot>> Take(std::unique_ptr<Vm> vm);
+  static absl::StatusOr<std::unique_ptr<Snapshot>> Take(std::unique_ptr<QemuVm> vm);
   // Deletes the RAM and state files. Running clones keep working: their private mappings
   // survive the unlink.
-  ~Snapshot();
+  ~Snapshot() override;
   Snapshot(const Snapshot&) = delete;
   Snapshot& operator=(const Snapshot&) = delete;
 
   // Starts a clone with its own QMP/channel sockets and console, running when this returns.
   // Thread-safe (clones share nothing but the read-only files).
-  absl::StatusOr<std::unique_ptr<Vm>> StartClone() const;
+  absl::StatusOr<std::unique_ptr<Vm>> StartClone() const override { return StartQemuClone(); }
+  absl::StatusOr<std::unique_ptr<QemuVm>> StartQemuClone() const;
 
-  const VmSpec& spec() const { return spec_; }
-  absl::Time taken_at() const { return taken_at_; }
+  const VmSpec& spec() const override { return spec_; }
+  absl::Time taken_at() const override { return taken_at_; }
   const std::vector<std::string>& ram_files() const { return ram_files_; }
   const std::string& state_file() const { return state_file_; }
 

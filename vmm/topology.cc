@@ -33,9 +33,8 @@ absl::StatusOr<Topology> ParseCompactForm(absl::string_view text) {
     ++pos;
   }
   if (pos != text.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("topology \"%s\": unexpected trailing text \"%s\"", text,
-                        text.substr(pos)));
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "topology \"%s\": unexpected trailing text \"%s\"", text, text.substr(pos)));
   }
   return Topology{values[0], values[1], values[2], values[3]};
 }
@@ -44,10 +43,10 @@ absl::StatusOr<Topology> ParseCompactForm(absl::string_view text) {
 absl::StatusOr<Topology> ParseShellForm(absl::string_view text) {
   std::vector<absl::string_view> parts = absl::StrSplit(text, ',');
   if (parts.size() != 4) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "topology \"%s\": the shell form needs 4 comma-separated numbers "
-        "(numa_nodes,llcs,cores_per_llc,threads_per_core), got %d",
-        text, parts.size()));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("topology \"%s\": the shell form needs 4 comma-separated numbers "
+                        "(numa_nodes,llcs,cores_per_llc,threads_per_core), got %d",
+                        text, parts.size()));
   }
   int values[4];
   for (int i = 0; i < 4; ++i) {
@@ -106,19 +105,18 @@ absl::StatusOr<Topology> ParseTopology(absl::string_view text) {
 
 absl::Status ValidateMemory(const Topology& topology, int memory_mb) {
   if (memory_mb < config::kMinMemoryMb) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "memory %d MiB is too small: the guest needs at least %d MiB", memory_mb,
-        config::kMinMemoryMb));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("memory %d MiB is too small: the guest needs at least %d MiB", memory_mb,
+                        config::kMinMemoryMb));
   }
   if (memory_mb < topology.numa_nodes * config::kMinMemoryMbPerNode) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "memory %d MiB is too small for %d NUMA nodes: each node needs at least %d MiB",
-        memory_mb, topology.numa_nodes, config::kMinMemoryMbPerNode));
+        "memory %d MiB is too small for %d NUMA nodes: each node needs at least %d MiB", memory_mb,
+        topology.numa_nodes, config::kMinMemoryMbPerNode));
   }
   if (memory_mb % topology.numa_nodes != 0) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "memory %d MiB does not split evenly over %d NUMA nodes", memory_mb,
-        topology.numa_nodes));
+        "memory %d MiB does not split evenly over %d NUMA nodes", memory_mb, topology.numa_nodes));
   }
   return absl::OkStatus();
 }

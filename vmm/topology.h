@@ -8,11 +8,11 @@
 #define KTSTR_VMM_TOPOLOGY_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace ktstr::vmm {
 
@@ -74,7 +74,7 @@ std::string FormatCpuList(const std::vector<int>& cpus);
 // core, thread; Linux keeps that order). Index = CPU number.
 struct ExpectedCpu {
   int node;
-  std::string llc_cpus;       // cpuN/cache/index3/shared_cpu_list
+  std::string llc_cpus;         // cpuN/cache/index3/shared_cpu_list
   std::string thread_siblings;  // cpuN/topology/thread_siblings_list
 };
 std::vector<ExpectedCpu> ExpectedGuestCpus(const Topology& topology);

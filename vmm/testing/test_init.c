@@ -50,19 +50,17 @@ static void PrintTopology(void) {
     snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/thread_siblings_list",
              cpu);
     ReadSmall(path, b, sizeof(b));
-    snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/cache/index3/shared_cpu_list",
-             cpu);
+    snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/cache/index3/shared_cpu_list", cpu);
     ReadSmall(path, c, sizeof(c));
-    snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/physical_package_id",
-             cpu);
+    snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/physical_package_id", cpu);
     ReadSmall(path, d, sizeof(d));
     int node = -1;
     for (int n = 0; n < 64 && node < 0; ++n) {
       snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/node%d", cpu, n);
       if (access(path, F_OK) == 0) node = n;
     }
-    Say("KTSTR_TOPO cpu=%d node=%d package=%s core_id=%s siblings=%s llc=%s\n", cpu, node, d, a,
-        b, c);
+    Say("KTSTR_TOPO cpu=%d node=%d package=%s core_id=%s siblings=%s llc=%s\n", cpu, node, d, a, b,
+        c);
   }
   for (int n = 0;; ++n) {
     snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", n);
@@ -131,8 +129,8 @@ int main(void) {
     len = 0;
     if (strcmp(line, "PING") == 0) {
       char up[64], reply[128];
-      int r = snprintf(reply, sizeof(reply), "PONG %s\n",
-                       ReadSmall("/proc/uptime", up, sizeof(up)));
+      int r =
+          snprintf(reply, sizeof(reply), "PONG %s\n", ReadSmall("/proc/uptime", up, sizeof(up)));
       write(chan, reply, r);
     } else if (strcmp(line, "PANIC") == 0) {
       Crash();

@@ -13,9 +13,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "spdlog/spdlog.h"
+#include "vmm/qemu_args.h"
+#include "vmm/qemu_vm.h"
 #include "vmm/snapshot.h"
 #include "vmm/testing/line_channel.h"
-#include "vmm/vm.h"
 
 namespace ktstr::vmm {
 namespace {
@@ -86,6 +87,19 @@ Stats Summarize(std::vector<double> v) {
   return {v.front(), median, v.back()};
 }
 
+// Proportional set size of a process in MiB (smaps_rollup), or -1.
+double PssMib(pid_t pid) {
+  FILE* f = fopen(absl::StrCat("/proc/", pid, "/smaps_rollup").c_str(), "r");
+  if (f == nullptr) return -1;
+  char line[256];
+  double kb = -1;
+  while (fgets(line, sizeof(line), f) != nullptr) {
+    if (sscanf(line, "Pss: %lf kB", &kb) == 1) break;
+  }
+  fclose(f);
+  return kb < 0 ? -1 : kb / 1024;
+}
+
 // Seconds from launch to the first PONG.
 absl::StatusOr<double> FirstAnswer(const Vm& vm) {
   absl::StatusOr<std::string> pong =
@@ -108,16 +122,20 @@ int Main(int argc, char** argv) {
     fprintf(stderr, "%s\n", topology.status().ToString().c_str());
     return 2;
   }
-  VmSpec spec{.kernel_path = o.kernel, .initramfs_path = o.initramfs, .topology = *topology,
-              .memory_mb = o.memory_mb, .accel = o.accel, .boot_timeout = absl::Seconds(240)};
+  VmSpec spec{.kernel_path = o.kernel,
+              .initramfs_path = o.initramfs,
+              .topology = *topology,
+              .memory_mb = o.memory_mb,
+              .accel = o.accel,
+              .boot_timeout = absl::Seconds(240)};
   const AccelChoice accel = ResolveAccel(o.accel);
-  printf("topology %s, %d MiB, accelerator %s (%s), %d runs each\n",
+  printf("topology %s, %d MiB, accelerator %s (%s), host TSC %ld kHz, %d runs each\n",
          topology->ToString().c_str(), o.memory_mb, std::string(AccelName(accel.accel)).c_str(),
-         accel.reason.c_str(), o.runs);
+         accel.reason.c_str(), HostTscKhz(), o.runs);
 
   std::vector<double> cold;
   for (int i = 0; i < o.runs; ++i) {
-    absl::StatusOr<std::unique_ptr<Vm>> vm = Vm::Boot(spec);
+    absl::StatusOr<std::unique_ptr<QemuVm>> vm = QemuVm::Boot(spec);
     if (!vm.ok()) {
       fprintf(stderr, "cold boot %d failed: %s\n", i, vm.status().ToString().c_str());
       return 1;
@@ -131,7 +149,7 @@ int Main(int argc, char** argv) {
     cold.push_back(*t);
   }
 
-  absl::StatusOr<std::unique_ptr<Vm>> templ = Vm::Boot(spec);
+  absl::StatusOr<std::unique_ptr<QemuVm>> templ = QemuVm::Boot(spec);
   if (!templ.ok()) {
     fprintf(stderr, "template boot failed: %s\n", templ.status().ToString().c_str());
     return 1;
@@ -153,7 +171,7 @@ int Main(int argc, char** argv) {
       fprintf(stderr, "restore %d: %s\n", i, t.status().ToString().c_str());
       return 1;
     }
-    printf("  restore run %d: %.3f s\n", i + 1, *t);
+    printf("  restore run %d: %.3f s  (clone Pss %.0f MiB)\n", i + 1, *t, PssMib((*clone)->pid()));
     restore.push_back(*t);
   }
   const Stats c = Summarize(cold), r = Summarize(restore);
