@@ -7,22 +7,21 @@
 
 using namespace std::chrono_literals;
 
-KTSTR_TEST(steady, {.llcs = 1, .cores = 2, .threads = 1}) {
-  return ktstr::scenarios::steady(ctx);
-}
+KTSTR_TEST(steady, {.llcs = 1, .cores = 2, .threads = 1}) { return ktstr::scenarios::steady(ctx); }
 
 KTSTR_TEST(two_groups, {.llcs = 2, .cores = 2}) {
   return ktstr::execute_defs(ctx, {
-      ktstr::CgroupDef::named("cg_0").workers(4),
-      ktstr::CgroupDef::named("cg_1").workers(2).work_type(ktstr::WorkType::bursty(50ms, 100ms)),
-  });
+                                      ktstr::CgroupDef::named("cg_0").workers(4),
+                                      ktstr::CgroupDef::named("cg_1").workers(2).work_type(
+                                          ktstr::WorkType::bursty(50ms, 100ms)),
+                                  });
 }
 
 // Bursty workers sleep most of the time, so off-CPU% differs by design between a spinner
 // group and a bursty group; within one group the spread check still applies.
 KTSTR_TEST(bursty, {.llcs = 1, .cores = 4, .duration_s = 3, .max_gap_ms = 1500}) {
   return ktstr::execute_defs(ctx, {
-      ktstr::CgroupDef::named("bursty").workers(4).work_type(
-          ktstr::WorkType::bursty(20ms, 30ms)),
-  });
+                                      ktstr::CgroupDef::named("bursty").workers(4).work_type(
+                                          ktstr::WorkType::bursty(20ms, 30ms)),
+                                  });
 }

@@ -49,8 +49,8 @@ struct ChildRun {
 
 // Runs `BIN --ktstr-run NAME ...` with TMPDIR=tmpdir; `during(pid)` runs while it does.
 ChildRun RunTest(const std::string& name, const std::string& tmpdir,
-            const std::vector<std::string>& extra_env = {},
-            const std::function<void(pid_t)>& during = nullptr) {
+                 const std::vector<std::string>& extra_env = {},
+                 const std::function<void(pid_t)>& during = nullptr) {
   ChildRun r;
   const int result_fd = memfd_create("report", 0), out_fd = memfd_create("out", 0);
   r.pid = fork();
@@ -159,7 +159,8 @@ TEST_F(BareMetalTest, CpusetKeepsWorkersOnTheirCpus) {
   ASSERT_TRUE(topo.ok());
   const CpuSet usable = topo->usable_cpus();
   const size_t half = usable.size() / 2;
-  const CpuSet want0(usable.begin(), usable.begin() + half), want1(usable.begin() + half, usable.end());
+  const CpuSet want0(usable.begin(), usable.begin() + half),
+      want1(usable.begin() + half, usable.end());
   ASSERT_EQ(r.report.workers_size(), 4);
   for (const v1::WorkerSummary& w : r.report.workers()) {
     absl::StatusOr<CpuSet> used = ParseCpuList(w.cpus_used_list());
@@ -187,8 +188,10 @@ TEST_F(BareMetalTest, StarvedIdleWorkerFailsTheGapCheck) {
     if (d.cgroup() != "idle") continue;
     if (d.kind() == v1::DETAIL_KIND_STUCK) {
       // e.g. "stuck 950ms on cpu1 at +1012ms (idle worker 1234, limit 400ms)"
-      EXPECT_TRUE(std::regex_search(d.message(), std::regex(absl::StrCat(
-          "^stuck [0-9]+ms on cpu", victim, " at \\+[0-9]+ms \\(idle worker [0-9]+, limit 400ms\\)$"))))
+      EXPECT_TRUE(std::regex_search(
+          d.message(),
+          std::regex(absl::StrCat("^stuck [0-9]+ms on cpu", victim,
+                                  " at \\+[0-9]+ms \\(idle worker [0-9]+, limit 400ms\\)$"))))
           << d.message();
       found = true;
     } else if (d.kind() == v1::DETAIL_KIND_STARVED) {
@@ -200,6 +203,17 @@ TEST_F(BareMetalTest, StarvedIdleWorkerFailsTheGapCheck) {
     EXPECT_NE(d.cgroup(), "rt") << "the FIFO worker itself should be fine: " << d.message();
   }
   EXPECT_NE(r.out.find("FAIL"), std::string::npos);
+  ExpectNoLeftovers(r);
+}
+
+TEST_F(BareMetalTest, ExpectErrInvertsTheVerdict) {
+  ChildRun r = RunTest("starved_expected", tmpdir_);
+  ASSERT_TRUE(r.has_report) << r.out;
+  if (r.exit_code == 2) GTEST_SKIP() << "host has fewer than 2 usable CPUs";
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.report.outcome(), v1::TEST_OUTCOME_PASS);
+  EXPECT_GE(r.report.details_size(), 1);  // the failure it expected is kept for the record
+  EXPECT_NE(r.out.find("(failed as expected)"), std::string::npos) << r.out;
   ExpectNoLeftovers(r);
 }
 

@@ -15,8 +15,8 @@
 #include <sstream>
 #include <thread>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -34,9 +34,9 @@ namespace {
 constexpr long kCgroup2SuperMagic = 0x63677270;
 
 absl::Status ErrnoStatus(const std::string& what, int err) {
-  return absl::Status(err == ENOENT ? absl::StatusCode::kNotFound
-                                    : absl::StatusCode::kFailedPrecondition,
-                      absl::StrCat(what, ": ", strerror(err)));
+  return absl::Status(
+      err == ENOENT ? absl::StatusCode::kNotFound : absl::StatusCode::kFailedPrecondition,
+      absl::StrCat(what, ": ", strerror(err)));
 }
 
 absl::Status WriteFile(const std::string& path, absl::string_view value) {
@@ -130,10 +130,14 @@ absl::StatusOr<CgroupFlavor> CgroupManager::Detect(absl::string_view mount_root)
   if (IsDir(root + "/cpuset") && access((root + "/cpuset/cpuset.cpus").c_str(), W_OK) == 0) {
     return CgroupFlavor::kV1Cpuset;
   }
-  return absl::FailedPreconditionError(absl::StrCat(
-      "no usable cgroup hierarchy: ", root, " is not a cgroup2 mount offering the cpuset "
-      "controller, and ", root, "/cpuset is not a writable cgroup v1 cpuset hierarchy. Mount "
-      "cgroup2 on ", root, " (as ktstr's VMs do) or the v1 cpuset controller, and run as root"));
+  return absl::FailedPreconditionError(
+      absl::StrCat("no usable cgroup hierarchy: ", root,
+                   " is not a cgroup2 mount offering the cpuset "
+                   "controller, and ",
+                   root,
+                   "/cpuset is not a writable cgroup v1 cpuset hierarchy. Mount "
+                   "cgroup2 on ",
+                   root, " (as ktstr's VMs do) or the v1 cpuset controller, and run as root"));
 }
 
 absl::StatusOr<std::unique_ptr<CgroupManager>> CgroupManager::Open(absl::string_view root_name,
@@ -143,8 +147,8 @@ absl::StatusOr<std::unique_ptr<CgroupManager>> CgroupManager::Open(absl::string_
   std::string hierarchy(mount_root);
   if (*flavor == CgroupFlavor::kV1Cpuset) hierarchy += "/cpuset";
   RemoveStaleRoots(hierarchy);
-  std::unique_ptr<CgroupManager> mgr(new CgroupManager(
-      *flavor, hierarchy, absl::StrCat(hierarchy, "/", root_name)));
+  std::unique_ptr<CgroupManager> mgr(
+      new CgroupManager(*flavor, hierarchy, absl::StrCat(hierarchy, "/", root_name)));
   if (*flavor == CgroupFlavor::kV2) mgr->EnableControllers(hierarchy);
   if (IsDir(mgr->root_)) {
     return absl::AlreadyExistsError(absl::StrCat(mgr->root_, " already exists"));
@@ -230,12 +234,14 @@ absl::Status CgroupManager::Remove(absl::string_view name) {
 }
 
 absl::Status CgroupManager::SetCpuset(absl::string_view name, const CpuSet& cpus) {
-  if (cpus.empty()) return absl::InvalidArgumentError("empty cpuset for cgroup " + std::string(name));
+  if (cpus.empty())
+    return absl::InvalidArgumentError("empty cpuset for cgroup " + std::string(name));
   const std::string path = PathOf(name);
   if (flavor_ == CgroupFlavor::kV2 && access((path + "/cpuset.cpus").c_str(), F_OK) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cgroup ", name, " has no cpuset.cpus (its parent holds tasks, so cgroup v2 cannot "
-        "delegate the cpuset controller to it)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cgroup ", name,
+                     " has no cpuset.cpus (its parent holds tasks, so cgroup v2 cannot "
+                     "delegate the cpuset controller to it)"));
   }
   if (flavor_ == CgroupFlavor::kV1Cpuset) {
     // v1 requires children to stay within the parent: shrink children that would not fit.
@@ -245,8 +251,8 @@ absl::Status CgroupManager::SetCpuset(absl::string_view name, const CpuSet& cpus
       absl::StatusOr<CpuSet> child_cpus = ParseCpuList(*cur);
       if (child_cpus.ok() && !CpuSubset(*child_cpus, cpus)) {
         CpuSet fit = CpuIntersect(*child_cpus, cpus);
-        absl::Status s = SetCpuset(absl::StrCat(name, name.empty() ? "" : "/", child),
-                                   fit.empty() ? cpus : fit);
+        absl::Status s =
+            SetCpuset(absl::StrCat(name, name.empty() ? "" : "/", child), fit.empty() ? cpus : fit);
         if (!s.ok()) return s;
       }
     }

@@ -25,10 +25,10 @@ void Line(std::vector<std::string>& out, const char* name, const std::optional<T
 }
 
 double OffCpuPct(const WorkerReport& r) {
-  return r.wall_time_ns == 0 ? 0 : 100.0 * static_cast<double>(r.off_cpu_ns) /
-                                       static_cast<double>(r.wall_time_ns);
+  return r.wall_time_ns == 0
+             ? 0
+             : 100.0 * static_cast<double>(r.off_cpu_ns) / static_cast<double>(r.wall_time_ns);
 }
-
 
 }  // namespace
 
@@ -96,19 +96,32 @@ std::vector<std::string> Assert::EffectiveLines() const {
 
 const char* DetailKindName(DetailKind k) {
   switch (k) {
-    case DetailKind::kStarved: return "starved";
-    case DetailKind::kStuck: return "stuck";
-    case DetailKind::kUnfair: return "unfair";
-    case DetailKind::kIsolation: return "isolation";
-    case DetailKind::kBenchmark: return "benchmark";
-    case DetailKind::kMigration: return "migration";
-    case DetailKind::kPageLocality: return "page_locality";
-    case DetailKind::kCrossNodeMigration: return "cross_node_migration";
-    case DetailKind::kSlowTier: return "slow_tier";
-    case DetailKind::kMonitor: return "monitor";
-    case DetailKind::kSchedulerDied: return "scheduler_died";
-    case DetailKind::kSkip: return "skip";
-    case DetailKind::kOther: return "other";
+    case DetailKind::kStarved:
+      return "starved";
+    case DetailKind::kStuck:
+      return "stuck";
+    case DetailKind::kUnfair:
+      return "unfair";
+    case DetailKind::kIsolation:
+      return "isolation";
+    case DetailKind::kBenchmark:
+      return "benchmark";
+    case DetailKind::kMigration:
+      return "migration";
+    case DetailKind::kPageLocality:
+      return "page_locality";
+    case DetailKind::kCrossNodeMigration:
+      return "cross_node_migration";
+    case DetailKind::kSlowTier:
+      return "slow_tier";
+    case DetailKind::kMonitor:
+      return "monitor";
+    case DetailKind::kSchedulerDied:
+      return "scheduler_died";
+    case DetailKind::kSkip:
+      return "skip";
+    case DetailKind::kOther:
+      return "other";
   }
   return "?";
 }
@@ -160,8 +173,7 @@ AssertResult& AssertResult::Merge(const AssertResult& other) {
   skipped = skipped || other.skipped;
   details.insert(details.end(), other.details.begin(), other.details.end());
   workers.insert(workers.end(), other.workers.begin(), other.workers.end());
-  stats.cgroups.insert(stats.cgroups.end(), other.stats.cgroups.begin(),
-                       other.stats.cgroups.end());
+  stats.cgroups.insert(stats.cgroups.end(), other.stats.cgroups.begin(), other.stats.cgroups.end());
   stats.Recompute();
   return *this;
 }
@@ -169,9 +181,8 @@ AssertResult& AssertResult::Merge(const AssertResult& other) {
 std::string AssertResult::StatsText() const {
   const ScenarioStats& s = stats;
   std::string out = absl::StrFormat(
-      "%d workers, %d cpus, %d migrations, worst_spread=%.1f%%, worst_gap=%dms\n",
-      s.total_workers, s.cpus_used.size(), s.total_migrations, s.worst_spread_pct,
-      s.worst_gap_ms);
+      "%d workers, %d cpus, %d migrations, worst_spread=%.1f%%, worst_gap=%dms\n", s.total_workers,
+      s.cpus_used.size(), s.total_migrations, s.worst_spread_pct, s.worst_gap_ms);
   for (const CgroupStats& c : s.cgroups) {
     absl::StrAppendFormat(
         &out,
@@ -223,8 +234,8 @@ CgroupStats ComputeCgroupStats(const CgroupReports& group) {
   c.median_wake_latency_us = stats::Percentile(latencies_us, 50);
   c.wake_latency_cv = stats::CoefficientOfVariation(latencies_us);
   c.mean_run_delay_us = run_count_sum ? delay_sum / 1000.0 / run_count_sum : 0;
-  c.worst_run_delay_us = run_delays.empty() ? 0 : *std::max_element(run_delays.begin(),
-                                                                    run_delays.end());
+  c.worst_run_delay_us =
+      run_delays.empty() ? 0 : *std::max_element(run_delays.begin(), run_delays.end());
   c.throughput_cv = stats::CoefficientOfVariation(rates);
   c.iterations_per_worker = c.workers ? static_cast<double>(c.total_iterations) / c.workers : 0;
   return c;
@@ -232,8 +243,7 @@ CgroupStats ComputeCgroupStats(const CgroupReports& group) {
 
 namespace {
 
-void CheckGroup(const CgroupReports& g, const CgroupStats& c, const Assert& a,
-                AssertResult& out) {
+void CheckGroup(const CgroupReports& g, const CgroupStats& c, const Assert& a, AssertResult& out) {
   const std::string& cg = g.name;
   const std::string where = cg.empty() ? "host" : cg;
   for (const WorkerReport& r : g.reports) {
@@ -245,32 +255,37 @@ void CheckGroup(const CgroupReports& g, const CgroupStats& c, const Assert& a,
     if (r.exit != WorkerExit::kCompleted) {
       out.AddFailure(DetailKind::kOther,
                      absl::StrFormat("%s worker %d did not report: %s (status %d)", where, r.pid,
-                                     WorkerExitName(r.exit), r.exit_status), cg);
+                                     WorkerExitName(r.exit), r.exit_status),
+                     cg);
     }
     if (a.not_starved.value_or(false) && r.work_units == 0) {
       out.AddFailure(DetailKind::kStarved,
                      absl::StrFormat("%s worker %d starved: 0 work units in %dms", where, r.pid,
-                                     r.wall_time_ns / 1000000), cg);
+                                     r.wall_time_ns / 1000000),
+                     cg);
     }
     if (a.max_gap_ms && r.max_gap_ms > *a.max_gap_ms) {
-      out.AddFailure(DetailKind::kStuck,
-                     absl::StrFormat("stuck %dms on cpu%d at +%dms (%s worker %d, limit %dms)",
-                                     r.max_gap_ms, r.max_gap_cpu, r.max_gap_at_ms, where, r.pid,
-                                     *a.max_gap_ms), cg);
+      out.AddFailure(
+          DetailKind::kStuck,
+          absl::StrFormat("stuck %dms on cpu%d at +%dms (%s worker %d, limit %dms)", r.max_gap_ms,
+                          r.max_gap_cpu, r.max_gap_at_ms, where, r.pid, *a.max_gap_ms),
+          cg);
     }
     if (a.isolation.value_or(false) && !g.allowed_cpus.empty() &&
         !CpuSubset(r.cpus_used, g.allowed_cpus)) {
-      out.AddFailure(DetailKind::kIsolation,
-                     absl::StrFormat("%s worker %d ran on cpus %s outside its cpuset %s", where,
-                                     r.pid, FormatCpuList(r.cpus_used),
-                                     FormatCpuList(g.allowed_cpus)), cg);
+      out.AddFailure(
+          DetailKind::kIsolation,
+          absl::StrFormat("%s worker %d ran on cpus %s outside its cpuset %s", where, r.pid,
+                          FormatCpuList(r.cpus_used), FormatCpuList(g.allowed_cpus)),
+          cg);
     }
     if (a.min_work_rate && r.cpu_time_ns > 0) {
       const double rate = r.work_units / (r.cpu_time_ns / 1e9);
       if (rate < *a.min_work_rate) {
         out.AddFailure(DetailKind::kBenchmark,
                        absl::StrFormat("%s worker %d work rate %.0f/cpu-s < %.0f", where, r.pid,
-                                       rate, *a.min_work_rate), cg);
+                                       rate, *a.min_work_rate),
+                       cg);
       }
     }
     if (a.min_iteration_rate && r.wall_time_ns > 0) {
@@ -278,20 +293,23 @@ void CheckGroup(const CgroupReports& g, const CgroupStats& c, const Assert& a,
       if (rate < *a.min_iteration_rate) {
         out.AddFailure(DetailKind::kBenchmark,
                        absl::StrFormat("%s worker %d iteration rate %.1f/s < %.1f", where, r.pid,
-                                       rate, *a.min_iteration_rate), cg);
+                                       rate, *a.min_iteration_rate),
+                       cg);
       }
     }
   }
   if (a.max_spread_pct && c.workers >= 2 && c.spread_pct > *a.max_spread_pct) {
-    out.AddFailure(DetailKind::kUnfair,
-                   absl::StrFormat("%s off-cpu spread %.1f%% > %.1f%% (%.1f%%..%.1f%%)", where,
-                                   c.spread_pct, *a.max_spread_pct, c.min_off_cpu_pct,
-                                   c.max_off_cpu_pct), cg);
+    out.AddFailure(
+        DetailKind::kUnfair,
+        absl::StrFormat("%s off-cpu spread %.1f%% > %.1f%% (%.1f%%..%.1f%%)", where, c.spread_pct,
+                        *a.max_spread_pct, c.min_off_cpu_pct, c.max_off_cpu_pct),
+        cg);
   }
   if (a.max_throughput_cv && c.throughput_cv > *a.max_throughput_cv) {
     out.AddFailure(DetailKind::kUnfair,
                    absl::StrFormat("%s throughput cv %.3f > %.3f", where, c.throughput_cv,
-                                   *a.max_throughput_cv), cg);
+                                   *a.max_throughput_cv),
+                   cg);
   }
   if (a.max_p99_wake_latency_ns && c.p99_wake_latency_us * 1000 > *a.max_p99_wake_latency_ns) {
     out.AddFailure(DetailKind::kBenchmark,
@@ -302,12 +320,14 @@ void CheckGroup(const CgroupReports& g, const CgroupStats& c, const Assert& a,
   if (a.max_wake_latency_cv && c.wake_latency_cv > *a.max_wake_latency_cv) {
     out.AddFailure(DetailKind::kBenchmark,
                    absl::StrFormat("%s wake latency cv %.3f > %.3f", where, c.wake_latency_cv,
-                                   *a.max_wake_latency_cv), cg);
+                                   *a.max_wake_latency_cv),
+                   cg);
   }
   if (a.max_migration_ratio && c.migration_ratio > *a.max_migration_ratio) {
     out.AddFailure(DetailKind::kMigration,
                    absl::StrFormat("%s migration ratio %.4f > %.4f", where, c.migration_ratio,
-                                   *a.max_migration_ratio), cg);
+                                   *a.max_migration_ratio),
+                   cg);
   }
 }
 

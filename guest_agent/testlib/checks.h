@@ -28,23 +28,23 @@ inline constexpr double kDefaultMaxKeepLastRate = 100.0;
 
 // Thresholds; an unset field inherits. Names and units are ktstr's.
 struct Assert {
-  std::optional<bool> not_starved;                   // any worker with 0 work units fails
-  std::optional<bool> isolation;                     // workers must stay in their cpuset
-  std::optional<uint64_t> max_gap_ms;                // longest scheduling gap per worker
-  std::optional<double> max_spread_pct;              // off-CPU% max-min per cgroup
-  std::optional<double> max_throughput_cv;           // CV of work units per CPU-second
-  std::optional<double> min_work_rate;               // work units per CPU-second, per worker
-  std::optional<uint64_t> max_p99_wake_latency_ns;   // p99 of a cgroup's wake latencies
+  std::optional<bool> not_starved;                  // any worker with 0 work units fails
+  std::optional<bool> isolation;                    // workers must stay in their cpuset
+  std::optional<uint64_t> max_gap_ms;               // longest scheduling gap per worker
+  std::optional<double> max_spread_pct;             // off-CPU% max-min per cgroup
+  std::optional<double> max_throughput_cv;          // CV of work units per CPU-second
+  std::optional<double> min_work_rate;              // work units per CPU-second, per worker
+  std::optional<uint64_t> max_p99_wake_latency_ns;  // p99 of a cgroup's wake latencies
   std::optional<double> max_wake_latency_cv;
-  std::optional<double> min_iteration_rate;          // iterations per wall-second, per worker
-  std::optional<double> max_migration_ratio;         // migrations / iterations, per cgroup
+  std::optional<double> min_iteration_rate;   // iterations per wall-second, per worker
+  std::optional<double> max_migration_ratio;  // migrations / iterations, per cgroup
   // Host-side monitor thresholds (evaluated by the host, carried here for the merge).
   std::optional<double> max_imbalance_ratio;
   std::optional<uint32_t> max_local_dsq_depth;
   std::optional<bool> fail_on_stall;
   std::optional<uint32_t> sustained_samples;
-  std::optional<double> max_fallback_rate;           // per second
-  std::optional<double> max_keep_last_rate;          // per second
+  std::optional<double> max_fallback_rate;   // per second
+  std::optional<double> max_keep_last_rate;  // per second
   // NUMA checks (need multi-node guests; carried, not yet evaluated).
   std::optional<double> min_page_locality;
   std::optional<double> max_cross_node_migration_ratio;
@@ -60,8 +60,19 @@ struct Assert {
 
 // The closed set of reasons (mirrors ktstr.v1.DetailKind).
 enum class DetailKind {
-  kStarved, kStuck, kUnfair, kIsolation, kBenchmark, kMigration, kPageLocality,
-  kCrossNodeMigration, kSlowTier, kMonitor, kSchedulerDied, kSkip, kOther,
+  kStarved,
+  kStuck,
+  kUnfair,
+  kIsolation,
+  kBenchmark,
+  kMigration,
+  kPageLocality,
+  kCrossNodeMigration,
+  kSlowTier,
+  kMonitor,
+  kSchedulerDied,
+  kSkip,
+  kOther,
 };
 const char* DetailKindName(DetailKind k);
 

@@ -32,8 +32,8 @@ TEST(ChecksTest, DefaultsAreKtstrs) {
 }
 
 TEST(ChecksTest, HealthyGroupPassesWithStats) {
-  AssertResult r = Evaluate({{"cg_0", {Worker(1, 1000, 500), Worker(2, 1000, 450)}, {}}},
-                            kDefaults);
+  AssertResult r =
+      Evaluate({{"cg_0", {Worker(1, 1000, 500), Worker(2, 1000, 450)}, {}}}, kDefaults);
   EXPECT_TRUE(r.passed) << (r.details.empty() ? "" : r.details[0].message);
   ASSERT_EQ(r.stats.cgroups.size(), 1u);
   const CgroupStats& c = r.stats.cgroups[0];
@@ -47,8 +47,8 @@ TEST(ChecksTest, HealthyGroupPassesWithStats) {
 }
 
 TEST(ChecksTest, StarvedWorkerFails) {
-  AssertResult r = Evaluate({{"cg_0", {Worker(1, 1000, 500), Worker(7, 1000, 0, 0)}, {}}},
-                            kDefaults);
+  AssertResult r =
+      Evaluate({{"cg_0", {Worker(1, 1000, 500), Worker(7, 1000, 0, 0)}, {}}}, kDefaults);
   ASSERT_FALSE(r.passed);
   bool starved = false;
   for (const AssertDetail& d : r.details) {
@@ -65,14 +65,15 @@ TEST(ChecksTest, StarvedWorkerFails) {
 
 TEST(ChecksTest, SpreadOverFifteenPercentIsUnfair) {
   // off-CPU 50% vs 66%: spread 16% > 15%.
-  AssertResult r = Evaluate({{"cg_0", {Worker(1, 1000, 500), Worker(2, 1000, 340)}, {}}},
-                            kDefaults);
+  AssertResult r =
+      Evaluate({{"cg_0", {Worker(1, 1000, 500), Worker(2, 1000, 340)}, {}}}, kDefaults);
   ASSERT_FALSE(r.passed);
   ASSERT_EQ(r.details.size(), 1u);
   EXPECT_EQ(r.details[0].kind, DetailKind::kUnfair);
   EXPECT_EQ(r.details[0].message, "cg_0 off-cpu spread 16.0% > 15.0% (50.0%..66.0%)");
   // Under the limit passes; one worker never has a spread.
-  EXPECT_TRUE(Evaluate({{"a", {Worker(1, 1000, 500), Worker(2, 1000, 360)}, {}}}, kDefaults).passed);
+  EXPECT_TRUE(
+      Evaluate({{"a", {Worker(1, 1000, 500), Worker(2, 1000, 360)}, {}}}, kDefaults).passed);
   EXPECT_TRUE(Evaluate({{"a", {Worker(1, 1000, 10)}, {}}}, kDefaults).passed);
 }
 
@@ -137,18 +138,18 @@ TEST(ChecksTest, MergeOrderMostSpecificWins) {
   Assert sched{.max_gap_ms = 3000, .max_spread_pct = 25};
   Assert test{.not_starved = false, .max_gap_ms = 500};
   Assert m = Assert::DefaultChecks().MergedWith(sched).MergedWith(test);
-  EXPECT_EQ(m.max_gap_ms, 500u);         // test beats scheduler
-  EXPECT_EQ(m.max_spread_pct, 25.0);     // scheduler beats default
-  EXPECT_EQ(m.not_starved, false);       // false disables
-  EXPECT_EQ(m.max_imbalance_ratio, 4.0); // untouched default
+  EXPECT_EQ(m.max_gap_ms, 500u);          // test beats scheduler
+  EXPECT_EQ(m.max_spread_pct, 25.0);      // scheduler beats default
+  EXPECT_EQ(m.not_starved, false);        // false disables
+  EXPECT_EQ(m.max_imbalance_ratio, 4.0);  // untouched default
   Assert none;
   EXPECT_EQ(m.MergedWith(none).EffectiveLines(), m.EffectiveLines());  // unset = identity
   EXPECT_EQ(m.EffectiveLines()[0], "not_starved=false");
 }
 
 TEST(ChecksTest, ResultMergeAndStatsText) {
-  AssertResult a = Evaluate({{"cg_0", {Worker(1, 1000, 500), Worker(2, 1000, 480)}, {}}},
-                            kDefaults);
+  AssertResult a =
+      Evaluate({{"cg_0", {Worker(1, 1000, 500), Worker(2, 1000, 480)}, {}}}, kDefaults);
   WorkerReport stuck = Worker(3, 5000, 2000);
   stuck.max_gap_ms = 3500;
   stuck.max_gap_cpu = 1;

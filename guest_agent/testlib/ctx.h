@@ -19,12 +19,12 @@ namespace ktstr {
 struct Ctx {
   std::string test_name;
   TestTopology topo;
-  CgroupOps* cgroups = nullptr;                 // not owned; never null while a test runs
-  std::chrono::milliseconds duration{2000};     // scenario length
+  CgroupOps* cgroups = nullptr;              // not owned; never null while a test runs
+  std::chrono::milliseconds duration{2000};  // scenario length
   int workers_per_cgroup = 2;
-  std::optional<pid_t> sched_pid;               // from SCHED_PID; unset under EEVDF
-  std::chrono::milliseconds settle{0};          // pause before the first step
-  Assert checks;                                // merged defaults -> scheduler -> test
+  std::optional<pid_t> sched_pid;       // from SCHED_PID; unset under EEVDF
+  std::chrono::milliseconds settle{0};  // pause before the first step
+  Assert checks;                        // merged defaults -> scheduler -> test
 
   // True when there is no scheduler process to watch, or it is alive (not a zombie).
   bool SchedulerAlive() const;

@@ -122,8 +122,9 @@ int RunOne(const Options& o) {
   if (entry == nullptr) {
     std::vector<std::string> names;
     for (const TestEntry& t : Registry::Get().tests()) names.push_back(t.name);
-    return HarnessError(o, o.run, absl::StrCat("no test named '", o.run, "' (tests: ",
-                                               absl::StrJoin(names, ", "), ")"));
+    return HarnessError(
+        o, o.run,
+        absl::StrCat("no test named '", o.run, "' (tests: ", absl::StrJoin(names, ", "), ")"));
   }
   absl::StatusOr<ResolvedAttrs> attrs = ResolveAttrs(entry->name, entry->attrs);
   if (!attrs.ok()) return HarnessError(o, entry->name, std::string(attrs.status().message()));
@@ -178,8 +179,8 @@ int RunOne(const Options& o) {
   } else if (!r.passed) {
     outcome = v1::TEST_OUTCOME_FAIL;
   }
-  const std::string head = absl::StrFormat(
-      "ktstr_test '%s' [sched=%s] [topo=%s]", entry->name, sched_name, ctx.topo.DebugString());
+  const std::string head = absl::StrFormat("ktstr_test '%s' [sched=%s] [topo=%s]", entry->name,
+                                           sched_name, ctx.topo.DebugString());
   const char* verdict = outcome == v1::TEST_OUTCOME_PASS   ? "PASS"
                         : outcome == v1::TEST_OUTCOME_SKIP ? "SKIP"
                                                            : "FAIL";
@@ -190,14 +191,17 @@ int RunOne(const Options& o) {
   }
   printf("--- stats ---\n%s", r.StatsText().c_str());
   fflush(stdout);
-  if (!WriteReport(o.result_fd, ToTestReport(entry->name, r, outcome, ran_s, sched_name,
-                                             attrs->checks))) {
+  if (!WriteReport(o.result_fd,
+                   ToTestReport(entry->name, r, outcome, ran_s, sched_name, attrs->checks))) {
     return kExitHarnessError;
   }
   switch (outcome) {
-    case v1::TEST_OUTCOME_PASS: return kExitPass;
-    case v1::TEST_OUTCOME_SKIP: return kExitSkip;
-    default: return kExitFail;
+    case v1::TEST_OUTCOME_PASS:
+      return kExitPass;
+    case v1::TEST_OUTCOME_SKIP:
+      return kExitSkip;
+    default:
+      return kExitFail;
   }
 }
 
@@ -218,7 +222,8 @@ int RunHarness(int argc, char** argv) {
   }
   const Registry& reg = Registry::Get();
   if (!reg.errors().empty()) {
-    for (const std::string& e : reg.errors()) fprintf(stderr, "ktstr: invalid test: %s\n", e.c_str());
+    for (const std::string& e : reg.errors())
+      fprintf(stderr, "ktstr: invalid test: %s\n", e.c_str());
     return kExitHarnessError;
   }
   if (o.list) {

@@ -29,13 +29,12 @@
 #include "guest_agent/testlib/worker_report.h"
 
 // Registers `name` with the attributes in the braces; the block that follows is the body.
-#define KTSTR_TEST(name, ...)                                                             \
-  static ::absl::StatusOr<::ktstr::AssertResult> ktstr_test_body_##name(                  \
-      const ::ktstr::Ctx& ctx);                                                           \
-  [[maybe_unused]] static const bool ktstr_test_registered_##name =                       \
-      ::ktstr::Registry::Get().Register(#name, ::ktstr::TestAttrs __VA_ARGS__,            \
-                                        &ktstr_test_body_##name, __FILE__, __LINE__);     \
-  static ::absl::StatusOr<::ktstr::AssertResult> ktstr_test_body_##name(                  \
+#define KTSTR_TEST(name, ...)                                                                     \
+  static ::absl::StatusOr<::ktstr::AssertResult> ktstr_test_body_##name(const ::ktstr::Ctx& ctx); \
+  [[maybe_unused]] static const bool ktstr_test_registered_##name =                               \
+      ::ktstr::Registry::Get().Register(#name, ::ktstr::TestAttrs __VA_ARGS__,                    \
+                                        &ktstr_test_body_##name, __FILE__, __LINE__);             \
+  static ::absl::StatusOr<::ktstr::AssertResult> ktstr_test_body_##name(                          \
       [[maybe_unused]] const ::ktstr::Ctx& ctx)
 
 #endif  // KTSTR_GUEST_AGENT_TESTLIB_KTSTR_TEST_H_

@@ -22,17 +22,24 @@ std::string Num(double v) { return absl::StrFormat("%.17g", v); }
 template <typename T>
 std::string Opt(const std::optional<T>& v) {
   if (!v.has_value()) return "null";
-  if constexpr (std::is_same_v<T, bool>) return *v ? "true" : "false";
-  else if constexpr (std::is_floating_point_v<T>) return Num(*v);
-  else return absl::StrCat(*v);
+  if constexpr (std::is_same_v<T, bool>)
+    return *v ? "true" : "false";
+  else if constexpr (std::is_floating_point_v<T>)
+    return Num(*v);
+  else
+    return absl::StrCat(*v);
 }
 
 const char* SpecKind(SchedulerSpec::Kind k) {
   switch (k) {
-    case SchedulerSpec::Kind::kEevdf: return "eevdf";
-    case SchedulerSpec::Kind::kDiscover: return "discover";
-    case SchedulerSpec::Kind::kPath: return "path";
-    case SchedulerSpec::Kind::kKernelBuiltin: return "kernel_builtin";
+    case SchedulerSpec::Kind::kEevdf:
+      return "eevdf";
+    case SchedulerSpec::Kind::kDiscover:
+      return "discover";
+    case SchedulerSpec::Kind::kPath:
+      return "path";
+    case SchedulerSpec::Kind::kKernelBuiltin:
+      return "kernel_builtin";
   }
   return "?";
 }
@@ -73,9 +80,9 @@ std::string SchedulerJson(const ResolvedAttrs& r) {
     sysctls.push_back(absl::StrCat("{\"key\":", Str(s.key), ",\"value\":", Str(s.value), "}"));
   }
   for (const auto& p : r.flag_profiles) {
-    profiles.push_back(absl::StrCat("{\"name\":", Str(ProfileName(p)), ",\"flags\":",
-                                    StrList(p), ",\"args\":",
-                                    StrList(SchedulerArgs(d, r.extra_sched_args, p)), "}"));
+    profiles.push_back(absl::StrCat("{\"name\":", Str(ProfileName(p)), ",\"flags\":", StrList(p),
+                                    ",\"args\":", StrList(SchedulerArgs(d, r.extra_sched_args, p)),
+                                    "}"));
   }
   return absl::StrCat(
       "{\"name\":", Str(d.name), ",\"binary_kind\":", Str(SpecKind(d.binary.kind)),
@@ -93,11 +100,21 @@ std::string JsonEscape(const std::string& s) {
   std::string out;
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (c < 0x20) {
           out += absl::StrFormat("\\u%04x", c);

@@ -23,9 +23,9 @@ absl::StatusOr<CpuSet> CpusetSpec::Resolve(const TestTopology& topo) const {
     case Kind::kNuma:
       out = topo.numa_aligned_cpuset(index);
       if (out.empty()) {
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "NUMA node %d has no usable CPUs (topology has %d nodes)", index,
-            topo.num_numa_nodes()));
+        return absl::InvalidArgumentError(
+            absl::StrFormat("NUMA node %d has no usable CPUs (topology has %d nodes)", index,
+                            topo.num_numa_nodes()));
       }
       return out;
     case Kind::kRange: {
@@ -67,9 +67,9 @@ absl::StatusOr<CpuSet> CpusetSpec::Resolve(const TestTopology& topo) const {
       if (cpus.empty()) return absl::InvalidArgumentError("exact cpuset is empty");
       const CpuSet all = topo.all_cpus();
       if (!CpuSubset(cpus, all)) {
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "exact cpuset %s is not within the topology's CPUs %s", FormatCpuList(cpus),
-            FormatCpuList(all)));
+        return absl::InvalidArgumentError(
+            absl::StrFormat("exact cpuset %s is not within the topology's CPUs %s",
+                            FormatCpuList(cpus), FormatCpuList(all)));
       }
       return cpus;
     }
@@ -79,12 +79,18 @@ absl::StatusOr<CpuSet> CpusetSpec::Resolve(const TestTopology& topo) const {
 
 std::string CpusetSpec::ToString() const {
   switch (kind) {
-    case Kind::kLlc: return absl::StrCat("Llc(", index, ")");
-    case Kind::kNuma: return absl::StrCat("Numa(", index, ")");
-    case Kind::kRange: return absl::StrFormat("Range(%g, %g)", start_frac, end_frac);
-    case Kind::kDisjoint: return absl::StrFormat("Disjoint(%d of %d)", index, of);
-    case Kind::kOverlap: return absl::StrFormat("Overlap(%d of %d, %g)", index, of, frac);
-    case Kind::kExact: return absl::StrCat("Exact(", FormatCpuList(cpus), ")");
+    case Kind::kLlc:
+      return absl::StrCat("Llc(", index, ")");
+    case Kind::kNuma:
+      return absl::StrCat("Numa(", index, ")");
+    case Kind::kRange:
+      return absl::StrFormat("Range(%g, %g)", start_frac, end_frac);
+    case Kind::kDisjoint:
+      return absl::StrFormat("Disjoint(%d of %d)", index, of);
+    case Kind::kOverlap:
+      return absl::StrFormat("Overlap(%d of %d, %g)", index, of, frac);
+    case Kind::kExact:
+      return absl::StrCat("Exact(", FormatCpuList(cpus), ")");
   }
   return "?";
 }
@@ -181,9 +187,9 @@ std::vector<Work> CgroupDef::works() const {
 
 const char* OpName(const Op& op) {
   static constexpr const char* kNames[kNumOpKinds] = {
-      "AddCgroup", "RemoveCgroup", "SetCpuset",    "ClearCpuset", "SwapCpusets",
-      "Spawn",     "StopCgroup",   "SetAffinity",  "SpawnHost",   "MoveAllTasks",
-      "RunPayload", "WaitPayload", "KillPayload"};
+      "AddCgroup",  "RemoveCgroup", "SetCpuset",   "ClearCpuset", "SwapCpusets",
+      "Spawn",      "StopCgroup",   "SetAffinity", "SpawnHost",   "MoveAllTasks",
+      "RunPayload", "WaitPayload",  "KillPayload"};
   return kNames[op.index()];
 }
 

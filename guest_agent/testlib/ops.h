@@ -23,11 +23,11 @@ class Ctx;
 struct CpusetSpec {
   enum class Kind { kLlc, kNuma, kRange, kDisjoint, kOverlap, kExact };
   Kind kind = Kind::kExact;
-  int index = 0;       // Llc / Numa index; Disjoint / Overlap partition index
-  int of = 1;          // Disjoint / Overlap partition count
+  int index = 0;                        // Llc / Numa index; Disjoint / Overlap partition index
+  int of = 1;                           // Disjoint / Overlap partition count
   double start_frac = 0, end_frac = 1;  // Range: [start, end) of the usable CPUs
-  double frac = 0;     // Overlap: how far each partition reaches into the next
-  CpuSet cpus;         // Exact
+  double frac = 0;                      // Overlap: how far each partition reaches into the next
+  CpuSet cpus;                          // Exact
 
   static CpusetSpec Llc(int idx) { return {Kind::kLlc, idx}; }
   static CpusetSpec Numa(int node) { return {Kind::kNuma, node}; }
@@ -110,27 +110,59 @@ class CgroupDef {
 
 // The 13 operations.
 namespace op {
-struct AddCgroup { std::string name; };
-struct RemoveCgroup { std::string cgroup; };          // stops its workers, then rmdir
-struct SetCpuset { std::string cgroup; CpusetSpec cpus; };
-struct ClearCpuset { std::string cgroup; };
-struct SwapCpusets { std::string a, b; };
-struct Spawn { std::string cgroup; Work work; };
-struct StopCgroup { std::string cgroup; };            // stops its workers, keeps the cgroup
-struct SetAffinity { std::string cgroup; AffinityKind affinity; };
-struct SpawnHost { Work work; };                      // workers left in the harness's cgroup
-struct MoveAllTasks { std::string from, to; };
+struct AddCgroup {
+  std::string name;
+};
+struct RemoveCgroup {
+  std::string cgroup;
+};  // stops its workers, then rmdir
+struct SetCpuset {
+  std::string cgroup;
+  CpusetSpec cpus;
+};
+struct ClearCpuset {
+  std::string cgroup;
+};
+struct SwapCpusets {
+  std::string a, b;
+};
+struct Spawn {
+  std::string cgroup;
+  Work work;
+};
+struct StopCgroup {
+  std::string cgroup;
+};  // stops its workers, keeps the cgroup
+struct SetAffinity {
+  std::string cgroup;
+  AffinityKind affinity;
+};
+struct SpawnHost {
+  Work work;
+};  // workers left in the harness's cgroup
+struct MoveAllTasks {
+  std::string from, to;
+};
 // A background binary (ktstr's payloads), identified by `name` within `cgroup`.
-struct RunPayload { std::string name; std::string binary; std::vector<std::string> args;
-                    std::string cgroup; };
-struct WaitPayload { std::string name; std::string cgroup; };  // waits, exit code must be 0
-struct KillPayload { std::string name; std::string cgroup; };  // SIGKILL and reap
+struct RunPayload {
+  std::string name;
+  std::string binary;
+  std::vector<std::string> args;
+  std::string cgroup;
+};
+struct WaitPayload {
+  std::string name;
+  std::string cgroup;
+};  // waits, exit code must be 0
+struct KillPayload {
+  std::string name;
+  std::string cgroup;
+};  // SIGKILL and reap
 }  // namespace op
 
 using Op = std::variant<op::AddCgroup, op::RemoveCgroup, op::SetCpuset, op::ClearCpuset,
-                        op::SwapCpusets, op::Spawn, op::StopCgroup, op::SetAffinity,
-                        op::SpawnHost, op::MoveAllTasks, op::RunPayload, op::WaitPayload,
-                        op::KillPayload>;
+                        op::SwapCpusets, op::Spawn, op::StopCgroup, op::SetAffinity, op::SpawnHost,
+                        op::MoveAllTasks, op::RunPayload, op::WaitPayload, op::KillPayload>;
 inline constexpr int kNumOpKinds = 13;
 const char* OpName(const Op& op);
 
@@ -138,9 +170,9 @@ const char* OpName(const Op& op);
 struct HoldSpec {
   enum class Kind { kFrac, kFixed, kLoop };
   Kind kind = Kind::kFrac;
-  double frac = 1.0;                        // kFrac: of the scenario duration
-  std::chrono::milliseconds fixed{0};       // kFixed
-  std::chrono::milliseconds interval{0};    // kLoop: ops repeated every interval until the end
+  double frac = 1.0;                      // kFrac: of the scenario duration
+  std::chrono::milliseconds fixed{0};     // kFixed
+  std::chrono::milliseconds interval{0};  // kLoop: ops repeated every interval until the end
   static HoldSpec Frac(double f) { return {Kind::kFrac, f}; }
   static HoldSpec Fixed(std::chrono::milliseconds d) { return {Kind::kFixed, 1.0, d}; }
   static HoldSpec Loop(std::chrono::milliseconds interval) {
@@ -151,12 +183,14 @@ struct HoldSpec {
 };
 
 struct Step {
-  std::vector<CgroupDef> defs;                                   // Setup::Defs
-  std::function<std::vector<CgroupDef>(const Ctx&)> factory;     // Setup::Factory (optional)
+  std::vector<CgroupDef> defs;                                // Setup::Defs
+  std::function<std::vector<CgroupDef>(const Ctx&)> factory;  // Setup::Factory (optional)
   std::vector<Op> ops;
   HoldSpec hold = HoldSpec::Full();
 
-  static Step New(std::vector<Op> ops, HoldSpec hold) { return {{}, nullptr, std::move(ops), hold}; }
+  static Step New(std::vector<Op> ops, HoldSpec hold) {
+    return {{}, nullptr, std::move(ops), hold};
+  }
   static Step WithDefs(std::vector<CgroupDef> defs, HoldSpec hold) {
     return {std::move(defs), nullptr, {}, hold};
   }

@@ -9,8 +9,7 @@ Registry& Registry::Get() {
   return *r;
 }
 
-bool Registry::Register(std::string name, TestAttrs attrs, TestFn fn, const char* file,
-                        int line) {
+bool Registry::Register(std::string name, TestAttrs attrs, TestFn fn, const char* file, int line) {
   const std::string where = absl::StrCat(file, ":", line);
   if (Find(name) != nullptr) {
     errors_.push_back(absl::StrCat(where, ": test '", name, "' is registered twice"));
@@ -25,7 +24,8 @@ bool Registry::Register(std::string name, TestAttrs attrs, TestFn fn, const char
 }
 
 const TestEntry* Registry::Find(absl::string_view name) const {
-  for (const TestEntry& t : tests_) if (t.name == name) return &t;
+  for (const TestEntry& t : tests_)
+    if (t.name == name) return &t;
   return nullptr;
 }
 

@@ -6,19 +6,32 @@ namespace ktstr {
 
 v1::DetailKind ToProtoDetailKind(DetailKind k) {
   switch (k) {
-    case DetailKind::kStarved: return v1::DETAIL_KIND_STARVED;
-    case DetailKind::kStuck: return v1::DETAIL_KIND_STUCK;
-    case DetailKind::kUnfair: return v1::DETAIL_KIND_UNFAIR;
-    case DetailKind::kIsolation: return v1::DETAIL_KIND_ISOLATION;
-    case DetailKind::kBenchmark: return v1::DETAIL_KIND_BENCHMARK;
-    case DetailKind::kMigration: return v1::DETAIL_KIND_MIGRATION;
-    case DetailKind::kPageLocality: return v1::DETAIL_KIND_PAGE_LOCALITY;
-    case DetailKind::kCrossNodeMigration: return v1::DETAIL_KIND_CROSS_NODE_MIGRATION;
-    case DetailKind::kSlowTier: return v1::DETAIL_KIND_SLOW_TIER;
-    case DetailKind::kMonitor: return v1::DETAIL_KIND_MONITOR;
-    case DetailKind::kSchedulerDied: return v1::DETAIL_KIND_SCHEDULER_DIED;
-    case DetailKind::kSkip: return v1::DETAIL_KIND_SKIP;
-    case DetailKind::kOther: return v1::DETAIL_KIND_OTHER;
+    case DetailKind::kStarved:
+      return v1::DETAIL_KIND_STARVED;
+    case DetailKind::kStuck:
+      return v1::DETAIL_KIND_STUCK;
+    case DetailKind::kUnfair:
+      return v1::DETAIL_KIND_UNFAIR;
+    case DetailKind::kIsolation:
+      return v1::DETAIL_KIND_ISOLATION;
+    case DetailKind::kBenchmark:
+      return v1::DETAIL_KIND_BENCHMARK;
+    case DetailKind::kMigration:
+      return v1::DETAIL_KIND_MIGRATION;
+    case DetailKind::kPageLocality:
+      return v1::DETAIL_KIND_PAGE_LOCALITY;
+    case DetailKind::kCrossNodeMigration:
+      return v1::DETAIL_KIND_CROSS_NODE_MIGRATION;
+    case DetailKind::kSlowTier:
+      return v1::DETAIL_KIND_SLOW_TIER;
+    case DetailKind::kMonitor:
+      return v1::DETAIL_KIND_MONITOR;
+    case DetailKind::kSchedulerDied:
+      return v1::DETAIL_KIND_SCHEDULER_DIED;
+    case DetailKind::kSkip:
+      return v1::DETAIL_KIND_SKIP;
+    case DetailKind::kOther:
+      return v1::DETAIL_KIND_OTHER;
   }
   return v1::DETAIL_KIND_UNSPECIFIED;
 }

@@ -2,10 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <string.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/prctl.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "guest_agent/testlib/payloads.h"
 #include "guest_agent/testlib/workers.h"
 #include "spdlog/spdlog.h"
 
@@ -39,19 +39,15 @@ struct Batch {
 
 struct LiveCgroup {
   int scope = kBackdropScope;
-  CpuSet cpus;           // current cpuset; empty = none set
-  CpuSet allowed;        // union of every cpuset it had
+  CpuSet cpus;               // current cpuset; empty = none set
+  CpuSet allowed;            // union of every cpuset it had
   bool unrestricted = true;  // ran without a cpuset at some point
   std::vector<Batch> batches;
 };
 
-struct PayloadProc {
-  std::string name, cgroup;
-  pid_t pid = -1;
-  int scope = kBackdropScope;
-};
-
-int Depth(const std::string& name) { return static_cast<int>(std::count(name.begin(), name.end(), '/')); }
+int Depth(const std::string& name) {
+  return static_cast<int>(std::count(name.begin(), name.end(), '/'));
+}
 
 class Runner {
  public:
@@ -77,18 +73,16 @@ class Runner {
   // scheduler died.
   absl::StatusOr<bool> Hold(Clock::time_point deadline, const std::vector<Op>* loop_ops,
                             std::chrono::milliseconds interval, int scope, int step_index);
-  absl::Status RunPayload(const op::RunPayload& p, int scope);
   absl::Status WaitPayload(const std::string& name, const std::string& cgroup);
-  absl::Status KillPayload(const std::string& name, const std::string& cgroup);
   void Abandon();
 
   const Ctx& ctx_;
   Assert checks_;
   std::map<std::string, LiveCgroup> cgroups_;
-  LiveCgroup host_;  // SpawnHost workers: left in the harness's own cgroup
-  std::vector<std::string> order_;                     // cgroup names in order of first report
+  LiveCgroup host_;                 // SpawnHost workers: left in the harness's own cgroup
+  std::vector<std::string> order_;  // cgroup names in order of first report
   std::map<std::string, CgroupReports> collected_;
-  std::vector<PayloadProc> payloads_;
+  PayloadSet payloads_;
   AssertResult extra_;
   uint64_t seed_ = 1;
   Clock::time_point start_;
@@ -184,8 +178,8 @@ void Runner::Collect(const std::string& name, const LiveCgroup& cg,
   for (WorkerReport& r : reports) r.cgroup = name;
   it->second.reports.insert(it->second.reports.end(), reports.begin(), reports.end());
   // Isolation is judged against every cpuset the cgroup had, or not at all if it ran free.
-  it->second.allowed_cpus = cg.unrestricted ? CpuSet{} : CpuUnion(it->second.allowed_cpus,
-                                                                   cg.allowed);
+  it->second.allowed_cpus =
+      cg.unrestricted ? CpuSet{} : CpuUnion(it->second.allowed_cpus, cg.allowed);
 }
 
 void Runner::StopBatches(const std::function<bool(const std::string&, const Batch&)>& pred) {
@@ -223,78 +217,18 @@ absl::Status Runner::RemoveCgroup(const std::string& name, int scope) {
   return ctx_.cgroups->Remove(name);
 }
 
-absl::Status Runner::RunPayload(const op::RunPayload& p, int scope) {
-  int gate[2];
-  if (pipe2(gate, O_CLOEXEC) != 0) return absl::ResourceExhaustedError("pipe2 failed");
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    close(gate[1]);
-    char go;
-    if (read(gate[0], &go, 1) != 1) _exit(127);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(p.binary.c_str()));
-    for (const std::string& a : p.args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    _exit(127);
-  }
-  close(gate[0]);
-  if (pid < 0) {
-    close(gate[1]);
-    return absl::ResourceExhaustedError("fork payload failed");
-  }
-  payloads_.push_back({p.name, p.cgroup, pid, scope});
-  if (!p.cgroup.empty()) {
-    if (absl::Status s = ctx_.cgroups->MoveTask(p.cgroup, pid); !s.ok()) {
-      close(gate[1]);  // the child sees EOF and exits; reaped by KillPayload below
-      KillPayload(p.name, p.cgroup).IgnoreError();
-      return s;
-    }
-  }
-  const char go = 'g';
-  const bool released = write(gate[1], &go, 1) == 1;
-  close(gate[1]);
-  return released ? absl::OkStatus() : absl::InternalError("could not start payload");
-}
-
 absl::Status Runner::WaitPayload(const std::string& name, const std::string& cgroup) {
-  for (auto it = payloads_.begin(); it != payloads_.end(); ++it) {
-    if (it->name != name || it->cgroup != cgroup) continue;
-    int status = 0;
-    while (waitpid(it->pid, &status, WNOHANG) == 0) {
-      if (g_interrupted) return absl::CancelledError("interrupted");
-      std::this_thread::sleep_for(config::kHoldPoll);
-    }
-    kill(-it->pid, SIGKILL);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      extra_.AddFailure(DetailKind::kOther,
-                        absl::StrFormat("payload %s exited with %s %d", name,
-                                        WIFEXITED(status) ? "status" : "signal",
-                                        WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status)),
-                        cgroup);
-    }
-    payloads_.erase(it);
-    return absl::OkStatus();
+  absl::StatusOr<int> status = payloads_.Wait(name, cgroup, [] { return g_interrupted.load(); });
+  if (!status.ok()) return status.status();
+  if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+    extra_.AddFailure(
+        DetailKind::kOther,
+        absl::StrFormat("payload %s exited with %s %d", name,
+                        WIFEXITED(*status) ? "status" : "signal",
+                        WIFEXITED(*status) ? WEXITSTATUS(*status) : WTERMSIG(*status)),
+        cgroup);
   }
-  return absl::NotFoundError(absl::StrCat("no running payload '", name, "' in '", cgroup, "'"));
-}
-
-absl::Status Runner::KillPayload(const std::string& name, const std::string& cgroup) {
-  for (auto it = payloads_.begin(); it != payloads_.end(); ++it) {
-    if (it->name != name || it->cgroup != cgroup) continue;
-    kill(-it->pid, SIGKILL);
-    kill(it->pid, SIGKILL);
-    while (waitpid(it->pid, nullptr, 0) < 0 && errno == EINTR) {}
-    payloads_.erase(it);
-    return absl::OkStatus();
-  }
-  return absl::NotFoundError(absl::StrCat("no running payload '", name, "' in '", cgroup, "'"));
+  return absl::OkStatus();
 }
 
 absl::Status Runner::Apply(const Op& op, int scope) {
@@ -333,16 +267,16 @@ absl::Status Runner::Apply(const Op& op, int scope) {
             std::vector<CpuSet> masks = ResolveAffinity(o.affinity, ctx_.topo, (*cg)->cpus,
                                                         static_cast<int>(pids.size()), seed_++);
             for (size_t i = 0; i < pids.size(); ++i) {
-              CpuSet mask = masks[i].empty() ? ((*cg)->cpus.empty() ? ctx_.topo.all_cpus()
-                                                                    : (*cg)->cpus)
-                                             : masks[i];
+              CpuSet mask = masks[i].empty()
+                                ? ((*cg)->cpus.empty() ? ctx_.topo.all_cpus() : (*cg)->cpus)
+                                : masks[i];
               cpu_set_t set;
               CPU_ZERO(&set);
               for (int c : mask) CPU_SET(c, &set);
               if (sched_setaffinity(pids[i], sizeof(set), &set) != 0 && errno != ESRCH) {
-                return absl::FailedPreconditionError(absl::StrFormat(
-                    "sched_setaffinity(%d, %s): %s", pids[i], FormatCpuList(mask),
-                    strerror(errno)));
+                return absl::FailedPreconditionError(
+                    absl::StrFormat("sched_setaffinity(%d, %s): %s", pids[i], FormatCpuList(mask),
+                                    strerror(errno)));
               }
             }
           }
@@ -360,12 +294,14 @@ absl::Status Runner::Apply(const Op& op, int scope) {
           (*to)->unrestricted = (*to)->unrestricted || (*from)->unrestricted;
           return absl::OkStatus();
         } else if constexpr (std::is_same_v<T, op::RunPayload>) {
-          return RunPayload(o, scope);
+          return payloads_.Start(o.name, o.cgroup, o.binary, o.args, scope, [&](pid_t pid) {
+            return o.cgroup.empty() ? absl::OkStatus() : ctx_.cgroups->MoveTask(o.cgroup, pid);
+          });
         } else if constexpr (std::is_same_v<T, op::WaitPayload>) {
           return WaitPayload(o.name, o.cgroup);
         } else {
           static_assert(std::is_same_v<T, op::KillPayload>);
-          return KillPayload(o.name, o.cgroup);
+          return payloads_.Kill(o.name, o.cgroup);
         }
       },
       op);
@@ -390,16 +326,12 @@ absl::Status Runner::Setup(const CgroupDef& def, int scope) {
 
 absl::Status Runner::EndScope(int scope) {
   StopBatches([&](const std::string&, const Batch& b) { return b.scope == scope; });
-  for (size_t i = payloads_.size(); i-- > 0;) {
-    if (payloads_[i].scope == scope) {
-      KillPayload(payloads_[i].name, payloads_[i].cgroup).IgnoreError();
-    }
-  }
+  payloads_.KillScope(scope);
   std::vector<std::string> mine;
-  for (const auto& [name, cg] : cgroups_) if (cg.scope == scope) mine.push_back(name);
-  std::sort(mine.begin(), mine.end(), [](const std::string& a, const std::string& b) {
-    return Depth(a) > Depth(b);
-  });
+  for (const auto& [name, cg] : cgroups_)
+    if (cg.scope == scope) mine.push_back(name);
+  std::sort(mine.begin(), mine.end(),
+            [](const std::string& a, const std::string& b) { return Depth(a) > Depth(b); });
   for (const std::string& name : mine) {
     if (!cgroups_.count(name)) continue;
     if (absl::Status s = RemoveCgroup(name, scope); !s.ok()) return s;
@@ -408,8 +340,7 @@ absl::Status Runner::EndScope(int scope) {
 }
 
 absl::StatusOr<bool> Runner::Hold(Clock::time_point deadline, const std::vector<Op>* loop_ops,
-                                  std::chrono::milliseconds interval, int scope,
-                                  int step_index) {
+                                  std::chrono::milliseconds interval, int scope, int step_index) {
   Clock::time_point next = Clock::now() + interval;
   for (;;) {
     if (g_interrupted) return absl::CancelledError("interrupted (SIGINT/SIGTERM)");
@@ -471,8 +402,8 @@ absl::StatusOr<AssertResult> Runner::Run(Backdrop backdrop, std::vector<Step> st
     Clock::time_point deadline;
     switch (step.hold.kind) {
       case HoldSpec::Kind::kFrac:
-        deadline = step_start + std::chrono::duration_cast<Clock::duration>(
-                                    ctx_.duration * step.hold.frac);
+        deadline = step_start +
+                   std::chrono::duration_cast<Clock::duration>(ctx_.duration * step.hold.frac);
         break;
       case HoldSpec::Kind::kFixed:
         deadline = step_start + step.hold.fixed;
@@ -482,8 +413,8 @@ absl::StatusOr<AssertResult> Runner::Run(Backdrop backdrop, std::vector<Step> st
         break;
     }
     const bool loop = step.hold.kind == HoldSpec::Kind::kLoop;
-    absl::StatusOr<bool> alive = Hold(deadline, loop ? &step.ops : nullptr, step.hold.interval,
-                                      i, i);
+    absl::StatusOr<bool> alive =
+        Hold(deadline, loop ? &step.ops : nullptr, step.hold.interval, i, i);
     if (!alive.ok()) return alive.status();
     if (absl::Status s = EndScope(i); !s.ok()) return s;
     if (!*alive) break;
@@ -506,14 +437,11 @@ void Runner::Abandon() {
   // before rmdir, deepest cgroups first.
   host_.batches.clear();
   for (auto& [name, cg] : cgroups_) cg.batches.clear();
-  for (size_t i = payloads_.size(); i-- > 0;) {
-    KillPayload(payloads_[i].name, payloads_[i].cgroup).IgnoreError();
-  }
+  payloads_.KillAll();
   std::vector<std::string> names;
   for (const auto& [name, cg] : cgroups_) names.push_back(name);
-  std::sort(names.begin(), names.end(), [](const std::string& a, const std::string& b) {
-    return Depth(a) > Depth(b);
-  });
+  std::sort(names.begin(), names.end(),
+            [](const std::string& a, const std::string& b) { return Depth(a) > Depth(b); });
   for (const std::string& name : names) {
     absl::Status s = ctx_.cgroups->Remove(name);
     if (!s.ok()) spdlog::error("removing cgroup {}: {}", name, s.ToString());

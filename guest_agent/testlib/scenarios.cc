@@ -45,32 +45,31 @@ absl::StatusOr<AssertResult> oversubscribed(const Ctx& ctx) {
 }
 
 absl::StatusOr<AssertResult> cpuset_apply(const Ctx& ctx) {
-  return execute_scenario(ctx, Two(false),
-                          {Hold(0.5), Hold(0.5, {op::SetCpuset{"cg_0", CpusetSpec::Disjoint(0, 2)},
-                                                 op::SetCpuset{"cg_1", CpusetSpec::Disjoint(1, 2)}})});
+  return execute_scenario(
+      ctx, Two(false),
+      {Hold(0.5), Hold(0.5, {op::SetCpuset{"cg_0", CpusetSpec::Disjoint(0, 2)},
+                             op::SetCpuset{"cg_1", CpusetSpec::Disjoint(1, 2)}})});
 }
 
 absl::StatusOr<AssertResult> cpuset_clear(const Ctx& ctx) {
-  return execute_scenario(ctx, Two(true),
-                          {Hold(0.5), Hold(0.5, {op::ClearCpuset{"cg_0"}, op::ClearCpuset{"cg_1"}})});
+  return execute_scenario(
+      ctx, Two(true), {Hold(0.5), Hold(0.5, {op::ClearCpuset{"cg_0"}, op::ClearCpuset{"cg_1"}})});
 }
 
 absl::StatusOr<AssertResult> cpuset_resize(const Ctx& ctx) {
-  return execute_scenario(
-      ctx, Two(true),
-      {Hold(1.0 / 3),
-       Hold(1.0 / 3, {op::SetCpuset{"cg_0", CpusetSpec::Range(0, 0.25)},
-                      op::SetCpuset{"cg_1", CpusetSpec::Range(0.5, 0.75)}}),
-       Hold(1.0 / 3, {op::SetCpuset{"cg_0", CpusetSpec::Disjoint(0, 2)},
-                      op::SetCpuset{"cg_1", CpusetSpec::Disjoint(1, 2)}})});
+  return execute_scenario(ctx, Two(true),
+                          {Hold(1.0 / 3),
+                           Hold(1.0 / 3, {op::SetCpuset{"cg_0", CpusetSpec::Range(0, 0.25)},
+                                          op::SetCpuset{"cg_1", CpusetSpec::Range(0.5, 0.75)}}),
+                           Hold(1.0 / 3, {op::SetCpuset{"cg_0", CpusetSpec::Disjoint(0, 2)},
+                                          op::SetCpuset{"cg_1", CpusetSpec::Disjoint(1, 2)}})});
 }
 
 absl::StatusOr<AssertResult> cgroup_add(const Ctx& ctx) {
   Backdrop b;
   b.defs.push_back(Spin("cg_0"));
-  return execute_scenario(ctx, b,
-                          {Hold(0.5), Step::WithDefs({Spin("cg_1"), Spin("cg_2")},
-                                                     HoldSpec::Frac(0.5))});
+  return execute_scenario(
+      ctx, b, {Hold(0.5), Step::WithDefs({Spin("cg_1"), Spin("cg_2")}, HoldSpec::Frac(0.5))});
 }
 
 absl::StatusOr<AssertResult> cgroup_remove(const Ctx& ctx) {
@@ -78,15 +77,15 @@ absl::StatusOr<AssertResult> cgroup_remove(const Ctx& ctx) {
   // when it ends; cg_0 lives on.
   Backdrop b;
   b.defs.push_back(Spin("cg_0"));
-  return execute_scenario(ctx, b,
-                          {Step::WithDefs({Spin("cg_1"), Spin("cg_2")}, HoldSpec::Frac(0.5)),
-                           Hold(0.5)});
+  return execute_scenario(
+      ctx, b, {Step::WithDefs({Spin("cg_1"), Spin("cg_2")}, HoldSpec::Frac(0.5)), Hold(0.5)});
 }
 
 absl::StatusOr<AssertResult> affinity_change(const Ctx& ctx) {
-  return execute_scenario(ctx, Two(false),
-                          {Hold(0.5), Hold(0.5, {op::SetAffinity{"cg_0", AffinityKind::RandomSubset()},
-                                                 op::SetAffinity{"cg_1", AffinityKind::RandomSubset()}})});
+  return execute_scenario(
+      ctx, Two(false),
+      {Hold(0.5), Hold(0.5, {op::SetAffinity{"cg_0", AffinityKind::RandomSubset()},
+                             op::SetAffinity{"cg_1", AffinityKind::RandomSubset()}})});
 }
 
 absl::StatusOr<AssertResult> affinity_pinned(const Ctx& ctx) {
@@ -103,10 +102,10 @@ absl::StatusOr<AssertResult> host_contention(const Ctx& ctx) {
 }
 
 absl::StatusOr<AssertResult> mixed_workloads(const Ctx& ctx) {
-  return execute_defs(ctx, {Spin("cg_heavy"),
-                            Spin("cg_bursty").work_type(WorkType::bursty(milliseconds(50),
-                                                                         milliseconds(100))),
-                            Spin("cg_io").work_type(WorkType::io_sync())});
+  return execute_defs(
+      ctx, {Spin("cg_heavy"),
+            Spin("cg_bursty").work_type(WorkType::bursty(milliseconds(50), milliseconds(100))),
+            Spin("cg_io").work_type(WorkType::io_sync())});
 }
 
 absl::StatusOr<AssertResult> nested_steady(const Ctx& ctx) {
@@ -117,8 +116,7 @@ absl::StatusOr<AssertResult> nested_task_move(const Ctx& ctx) {
   Backdrop b;
   b.defs.push_back(Spin("outer/a"));
   b.ops.push_back(op::AddCgroup{"outer/b"});
-  return execute_scenario(ctx, b,
-                          {Hold(0.5), Hold(0.5, {op::MoveAllTasks{"outer/a", "outer/b"}})});
+  return execute_scenario(ctx, b, {Hold(0.5), Hold(0.5, {op::MoveAllTasks{"outer/a", "outer/b"}})});
 }
 
 const std::vector<NamedScenario>& All() {

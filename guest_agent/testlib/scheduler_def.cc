@@ -16,7 +16,8 @@ bool Contains(const std::vector<std::string>& v, const std::string& s) {
 }
 
 const FlagDecl* FindFlag(const SchedulerDef& def, const std::string& name) {
-  for (const FlagDecl& f : def.flags) if (f.name == name) return &f;
+  for (const FlagDecl& f : def.flags)
+    if (f.name == name) return &f;
   return nullptr;
 }
 
@@ -32,8 +33,8 @@ absl::StatusOr<std::vector<std::vector<std::string>>> FlagProfiles(
         return absl::InvalidArgumentError(absl::StrCat("unknown flag '", f, "' for ", who));
       }
       if (list == &required && Contains(excluded, f)) {
-        return absl::InvalidArgumentError(absl::StrCat("flag '", f,
-                                                       "' is both required and excluded"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("flag '", f, "' is both required and excluded"));
       }
     }
   }
@@ -44,7 +45,8 @@ absl::StatusOr<std::vector<std::vector<std::string>>> FlagProfiles(
   const uint32_t n = static_cast<uint32_t>(def.flags.size());
   for (uint32_t mask = 0; mask < (1u << n); ++mask) {
     std::vector<std::string> set;
-    for (uint32_t i = 0; i < n; ++i) if (mask & (1u << i)) set.push_back(def.flags[i].name);
+    for (uint32_t i = 0; i < n; ++i)
+      if (mask & (1u << i)) set.push_back(def.flags[i].name);
     bool ok = true;
     for (const std::string& r : required) ok = ok && Contains(set, r);
     for (const std::string& e : excluded) ok = ok && !Contains(set, e);
@@ -53,12 +55,11 @@ absl::StatusOr<std::vector<std::vector<std::string>>> FlagProfiles(
     }
     if (ok) out.push_back(std::move(set));
   }
-  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
-    return a.size() < b.size();
-  });
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.size() < b.size(); });
   if (out.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("no flag profile of ", who,
-                                                   " satisfies the required/excluded flags"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("no flag profile of ", who, " satisfies the required/excluded flags"));
   }
   return out;
 }

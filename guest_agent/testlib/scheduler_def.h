@@ -33,13 +33,13 @@ struct SchedulerSpec {
 
 // A scheduler feature flag: the arguments it adds and the flags it needs.
 struct FlagDecl {
-  std::string name;                   // kebab-case, e.g. "llc"
-  std::vector<std::string> args;      // appended to the scheduler's argv
+  std::string name;                         // kebab-case, e.g. "llc"
+  std::vector<std::string> args;            // appended to the scheduler's argv
   std::vector<std::string> requires_flags;  // e.g. steal requires llc
 };
 
 struct Sysctl {
-  std::string key;    // e.g. "kernel.sched_rt_runtime_us"
+  std::string key;  // e.g. "kernel.sched_rt_runtime_us"
   std::string value;
 };
 
@@ -50,23 +50,22 @@ struct TopologyDefaults {
 
 // Gauntlet constraints; unset fields inherit (test -> scheduler -> ktstr defaults).
 struct TopologyConstraints {
-  std::optional<uint32_t> min_numa_nodes, max_numa_nodes, min_llcs, max_llcs, min_cpus,
-      max_cpus;
+  std::optional<uint32_t> min_numa_nodes, max_numa_nodes, min_llcs, max_llcs, min_cpus, max_cpus;
   std::optional<bool> requires_smt;
 };
 
 struct SchedulerDef {
-  std::string name;                       // "" only for EEVDF
+  std::string name;  // "" only for EEVDF
   SchedulerSpec binary;
-  std::vector<std::string> sched_args;    // always passed
+  std::vector<std::string> sched_args;  // always passed
   std::vector<FlagDecl> flags;
-  std::vector<Sysctl> sysctls;            // written in the guest before start
-  std::vector<std::string> kargs;         // guest kernel command line additions
-  Assert checks;                          // scheduler-level check overrides
-  std::string cgroup_parent;              // --cell-parent-cgroup when set
+  std::vector<Sysctl> sysctls;     // written in the guest before start
+  std::vector<std::string> kargs;  // guest kernel command line additions
+  Assert checks;                   // scheduler-level check overrides
+  std::string cgroup_parent;       // --cell-parent-cgroup when set
   TopologyDefaults topology;
   TopologyConstraints constraints;
-  std::string config_file;                // --config /include-files/<file> when set
+  std::string config_file;  // --config /include-files/<file> when set
 };
 
 // The kernel's default scheduler: what tests without `.scheduler` run under.

@@ -61,32 +61,37 @@ Assert TestAttrs::checks() const {
 
 absl::Status ValidateTestAttrs(const std::string& test, const TestAttrs& a) {
   if (test.empty()) return absl::InvalidArgumentError("a test needs a name");
-  for (absl::Status s : {
-           Positive(test, "numa_nodes", a.numa_nodes), Positive(test, "llcs", a.llcs),
-           Positive(test, "cores", a.cores), Positive(test, "threads", a.threads),
-           Positive(test, "memory_mb", a.memory_mb), Positive(test, "duration_s", a.duration_s),
-           Positive(test, "workers_per_cgroup", a.workers_per_cgroup),
-           Positive(test, "watchdog_timeout_s", a.watchdog_timeout_s),
-           Positive(test, "min_numa_nodes", a.min_numa_nodes),
-           Positive(test, "max_numa_nodes", a.max_numa_nodes),
-           Positive(test, "min_llcs", a.min_llcs), Positive(test, "max_llcs", a.max_llcs),
-           Positive(test, "min_cpus", a.min_cpus), Positive(test, "max_cpus", a.max_cpus),
-           Positive(test, "cleanup_budget_ms", a.cleanup_budget_ms),
-           Positive(test, "max_gap_ms", a.max_gap_ms),
-           Positive(test, "max_p99_wake_latency_ns", a.max_p99_wake_latency_ns),
-           Positive(test, "sustained_samples", a.sustained_samples),
-           NonNegative(test, "max_spread_pct", a.max_spread_pct),
-           NonNegative(test, "max_throughput_cv", a.max_throughput_cv),
-           NonNegative(test, "min_work_rate", a.min_work_rate),
-           NonNegative(test, "max_wake_latency_cv", a.max_wake_latency_cv),
-           NonNegative(test, "min_iteration_rate", a.min_iteration_rate),
-           NonNegative(test, "max_migration_ratio", a.max_migration_ratio),
-           NonNegative(test, "max_imbalance_ratio", a.max_imbalance_ratio),
-           NonNegative(test, "max_fallback_rate", a.max_fallback_rate),
-           NonNegative(test, "max_keep_last_rate", a.max_keep_last_rate),
-           NonNegative(test, "min_page_locality", a.min_page_locality),
-           NonNegative(test, "max_cross_node_migration_ratio", a.max_cross_node_migration_ratio),
-           NonNegative(test, "max_slow_tier_ratio", a.max_slow_tier_ratio)}) {
+  for (absl::Status s :
+       {Positive(test, "numa_nodes", a.numa_nodes),
+        Positive(test, "llcs", a.llcs),
+        Positive(test, "cores", a.cores),
+        Positive(test, "threads", a.threads),
+        Positive(test, "memory_mb", a.memory_mb),
+        Positive(test, "duration_s", a.duration_s),
+        Positive(test, "workers_per_cgroup", a.workers_per_cgroup),
+        Positive(test, "watchdog_timeout_s", a.watchdog_timeout_s),
+        Positive(test, "min_numa_nodes", a.min_numa_nodes),
+        Positive(test, "max_numa_nodes", a.max_numa_nodes),
+        Positive(test, "min_llcs", a.min_llcs),
+        Positive(test, "max_llcs", a.max_llcs),
+        Positive(test, "min_cpus", a.min_cpus),
+        Positive(test, "max_cpus", a.max_cpus),
+        Positive(test, "cleanup_budget_ms", a.cleanup_budget_ms),
+        Positive(test, "max_gap_ms", a.max_gap_ms),
+        Positive(test, "max_p99_wake_latency_ns", a.max_p99_wake_latency_ns),
+        Positive(test, "sustained_samples", a.sustained_samples),
+        NonNegative(test, "max_spread_pct", a.max_spread_pct),
+        NonNegative(test, "max_throughput_cv", a.max_throughput_cv),
+        NonNegative(test, "min_work_rate", a.min_work_rate),
+        NonNegative(test, "max_wake_latency_cv", a.max_wake_latency_cv),
+        NonNegative(test, "min_iteration_rate", a.min_iteration_rate),
+        NonNegative(test, "max_migration_ratio", a.max_migration_ratio),
+        NonNegative(test, "max_imbalance_ratio", a.max_imbalance_ratio),
+        NonNegative(test, "max_fallback_rate", a.max_fallback_rate),
+        NonNegative(test, "max_keep_last_rate", a.max_keep_last_rate),
+        NonNegative(test, "min_page_locality", a.min_page_locality),
+        NonNegative(test, "max_cross_node_migration_ratio", a.max_cross_node_migration_ratio),
+        NonNegative(test, "max_slow_tier_ratio", a.max_slow_tier_ratio)}) {
     if (!s.ok()) return s;
   }
   if (a.numa_nodes && a.llcs && *a.llcs % *a.numa_nodes != 0) {
@@ -94,8 +99,8 @@ absl::Status ValidateTestAttrs(const std::string& test, const TestAttrs& a) {
                                      *a.numa_nodes));
   }
   if (a.duration_s && *a.duration_s > config::kMaxDurationS) {
-    return Bad(test, absl::StrFormat("duration_s %d exceeds %d", *a.duration_s,
-                                     config::kMaxDurationS));
+    return Bad(test,
+               absl::StrFormat("duration_s %d exceeds %d", *a.duration_s, config::kMaxDurationS));
   }
   if (a.max_spread_pct && *a.max_spread_pct > 100) {
     return Bad(test, "max_spread_pct is a percentage (0..100)");
@@ -138,8 +143,10 @@ absl::StatusOr<ResolvedAttrs> ResolveAttrs(const std::string& test, const TestAt
   r.required_flags = a.required_flags;
   r.excluded_flags = a.excluded_flags;
   const TopologyConstraints& c = sched.constraints;
-  r.min_numa_nodes = a.min_numa_nodes.value_or(c.min_numa_nodes.value_or(config::kDefaultMinNumaNodes));
-  r.max_numa_nodes = a.max_numa_nodes.value_or(c.max_numa_nodes.value_or(config::kDefaultMaxNumaNodes));
+  r.min_numa_nodes =
+      a.min_numa_nodes.value_or(c.min_numa_nodes.value_or(config::kDefaultMinNumaNodes));
+  r.max_numa_nodes =
+      a.max_numa_nodes.value_or(c.max_numa_nodes.value_or(config::kDefaultMaxNumaNodes));
   r.min_llcs = a.min_llcs.value_or(c.min_llcs.value_or(config::kDefaultMinLlcs));
   r.max_llcs = a.max_llcs.value_or(c.max_llcs.value_or(config::kDefaultMaxLlcs));
   r.min_cpus = a.min_cpus.value_or(c.min_cpus.value_or(config::kDefaultMinCpus));
@@ -154,14 +161,17 @@ absl::StatusOr<ResolvedAttrs> ResolveAttrs(const std::string& test, const TestAt
   if (r.numa_nodes > r.max_numa_nodes && !a.max_numa_nodes && !c.max_numa_nodes) {
     r.max_numa_nodes = r.numa_nodes;  // an explicit multi-node test widens the default max
   }
-  if (r.numa_nodes < r.min_numa_nodes || r.numa_nodes > r.max_numa_nodes ||
-      r.llcs < r.min_llcs || r.llcs > r.max_llcs || r.total_cpus() < r.min_cpus ||
-      r.total_cpus() > r.max_cpus || (r.requires_smt && r.threads < 2)) {
-    return Bad(test, absl::StrFormat(
-        "topology %dn%dl%dc%dt (%d cpus) violates its constraints (numa %d..%d, llcs %d..%d, "
-        "cpus %d..%d%s)", r.numa_nodes, r.llcs, r.cores, r.threads, r.total_cpus(),
-        r.min_numa_nodes, r.max_numa_nodes, r.min_llcs, r.max_llcs, r.min_cpus, r.max_cpus,
-        r.requires_smt ? ", smt required" : ""));
+  if (r.numa_nodes < r.min_numa_nodes || r.numa_nodes > r.max_numa_nodes || r.llcs < r.min_llcs ||
+      r.llcs > r.max_llcs || r.total_cpus() < r.min_cpus || r.total_cpus() > r.max_cpus ||
+      (r.requires_smt && r.threads < 2)) {
+    return Bad(
+        test,
+        absl::StrFormat(
+            "topology %dn%dl%dc%dt (%d cpus) violates its constraints (numa %d..%d, llcs %d..%d, "
+            "cpus %d..%d%s)",
+            r.numa_nodes, r.llcs, r.cores, r.threads, r.total_cpus(), r.min_numa_nodes,
+            r.max_numa_nodes, r.min_llcs, r.max_llcs, r.min_cpus, r.max_cpus,
+            r.requires_smt ? ", smt required" : ""));
   }
   absl::StatusOr<std::vector<std::vector<std::string>>> profiles =
       FlagProfiles(sched, r.required_flags, r.excluded_flags);

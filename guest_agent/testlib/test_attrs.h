@@ -33,9 +33,9 @@ inline constexpr uint32_t kMaxDurationS = 3600;
 struct TestAttrs {
   // Topology (unset: the scheduler's default topology, else 1n1l2c1t).
   std::optional<uint32_t> numa_nodes;
-  std::optional<uint32_t> llcs;      // total; a multiple of numa_nodes
-  std::optional<uint32_t> cores;     // per LLC
-  std::optional<uint32_t> threads;   // per core
+  std::optional<uint32_t> llcs;                // total; a multiple of numa_nodes
+  std::optional<uint32_t> cores;               // per LLC
+  std::optional<uint32_t> threads;             // per core
   std::optional<uint32_t> memory_mb;           // floor; default 2048
   std::optional<uint32_t> duration_s;          // default 2
   std::optional<uint32_t> workers_per_cgroup;  // default 2
@@ -51,7 +51,7 @@ struct TestAttrs {
   std::optional<uint32_t> min_cpus, max_cpus;
   std::optional<bool> requires_smt;
   // Execution.
-  bool expect_err = false;         // the test must fail (verdict inverted)
+  bool expect_err = false;  // the test must fail (verdict inverted)
   bool auto_repro = true;
   bool performance_mode = false;
   bool host_only = false;

@@ -73,12 +73,12 @@ TEST(TestAttrsTest, MergeChainDefaultsSchedulerTest) {
   absl::StatusOr<ResolvedAttrs> r =
       ResolveAttrs("t", {.cores = 2, .scheduler = &kSched, .max_gap_ms = 500});
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->llcs, 2u);   // scheduler's topology default
-  EXPECT_EQ(r->cores, 2u);  // test wins
-  EXPECT_EQ(r->min_llcs, 2u);  // scheduler constraint
-  EXPECT_EQ(r->checks.max_gap_ms, 500u);       // test beats scheduler (3000) and default
-  EXPECT_EQ(r->checks.max_spread_pct, 30.0);   // scheduler beats default (15)
-  EXPECT_EQ(r->checks.not_starved, true);      // default
+  EXPECT_EQ(r->llcs, 2u);                     // scheduler's topology default
+  EXPECT_EQ(r->cores, 2u);                    // test wins
+  EXPECT_EQ(r->min_llcs, 2u);                 // scheduler constraint
+  EXPECT_EQ(r->checks.max_gap_ms, 500u);      // test beats scheduler (3000) and default
+  EXPECT_EQ(r->checks.max_spread_pct, 30.0);  // scheduler beats default (15)
+  EXPECT_EQ(r->checks.not_starved, true);     // default
   // A 1-LLC test violates the scheduler's min_llcs = 2.
   EXPECT_NE(Error({.llcs = 1, .scheduler = &kSched}).find("violates"), std::string::npos);
 }
@@ -100,10 +100,10 @@ TEST(FlagProfilesTest, PowerSetFilteredByRequires) {
 }
 
 TEST(SchedulerArgsTest, KtstrOrder) {
-  EXPECT_EQ(SchedulerArgs(kSched, {"--extra"}, {"llc", "steal"}),
-            (std::vector<std::string>{"--config", "/include-files/demo.json",
-                                      "--cell-parent-cgroup", "/cells", "--verbose", "--extra",
-                                      "--llc", "--steal"}));
+  EXPECT_EQ(
+      SchedulerArgs(kSched, {"--extra"}, {"llc", "steal"}),
+      (std::vector<std::string>{"--config", "/include-files/demo.json", "--cell-parent-cgroup",
+                                "/cells", "--verbose", "--extra", "--llc", "--steal"}));
 }
 
 absl::StatusOr<AssertResult> Body(const Ctx&) { return AssertResult::Pass(); }
@@ -121,8 +121,8 @@ TEST(RegistryTest, RejectsDuplicatesAndBadAttrsAtRegistration) {
 }
 
 TEST(ListJsonTest, SchedulerTestCarriesItsDefinition) {
-  std::vector<TestEntry> tests = {{"x\"y", {.scheduler = &kSched, .expect_err = true}, &Body,
-                                   "f.cc", 9}};
+  std::vector<TestEntry> tests = {
+      {"x\"y", {.scheduler = &kSched, .expect_err = true}, &Body, "f.cc", 9}};
   absl::StatusOr<std::string> json = TestsToJson(tests);
   ASSERT_TRUE(json.ok()) << json.status();
   EXPECT_NE(json->find("\"name\":\"x\\\"y\""), std::string::npos);

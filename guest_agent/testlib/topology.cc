@@ -110,7 +110,8 @@ absl::StatusOr<TestTopology> TestTopology::FromSysfs(absl::string_view sysfs_roo
       continue;
     }
     absl::StatusOr<CpuSet> cpus = ParseCpuList(line);
-    if (cpus.ok()) for (int c : *cpus) node_of[c] = n;
+    if (cpus.ok())
+      for (int c : *cpus) node_of[c] = n;
   }
   TestTopology topo;
   std::map<std::string, int> llc_ids;   // shared_cpu_list text -> llc index
@@ -123,7 +124,8 @@ absl::StatusOr<TestTopology> TestTopology::FromSysfs(absl::string_view sysfs_roo
     std::string llc_key = absl::StrCat("cpu", c);
     for (int idx = 7; idx >= 0; --idx) {
       if (ReadFirstLine(absl::StrFormat("%s/devices/system/cpu/cpu%d/cache/index%d/shared_cpu_list",
-                                        root, c, idx), &line)) {
+                                        root, c, idx),
+                        &line)) {
         llc_key = line;
         break;
       }
@@ -131,8 +133,9 @@ absl::StatusOr<TestTopology> TestTopology::FromSysfs(absl::string_view sysfs_roo
     auto [it, inserted] = llc_ids.emplace(llc_key, static_cast<int>(llc_ids.size()));
     info.llc = it->second;
     std::string core_key = absl::StrCat("cpu", c);
-    if (ReadFirstLine(absl::StrFormat("%s/devices/system/cpu/cpu%d/topology/thread_siblings_list",
-                                      root, c), &line)) {
+    if (ReadFirstLine(
+            absl::StrFormat("%s/devices/system/cpu/cpu%d/topology/thread_siblings_list", root, c),
+            &line)) {
       core_key = line;
       absl::StatusOr<CpuSet> sib = ParseCpuList(line);
       if (sib.ok() && sib->size() > 1) topo.has_smt_ = true;
@@ -162,9 +165,8 @@ TestTopology TestTopology::FromSpec(int numa_nodes, int llcs, int cores_per_llc,
 }
 
 void TestTopology::Index() {
-  std::sort(cpus_.begin(), cpus_.end(), [](const CpuInfo& a, const CpuInfo& b) {
-    return a.cpu < b.cpu;
-  });
+  std::sort(cpus_.begin(), cpus_.end(),
+            [](const CpuInfo& a, const CpuInfo& b) { return a.cpu < b.cpu; });
   llc_cpus_.clear();
   std::map<int, int> dense_node;
   for (const CpuInfo& info : cpus_) dense_node.emplace(info.node, 0);
@@ -232,12 +234,14 @@ absl::StatusOr<std::vector<CpuSet>> TestTopology::overlapping_cpusets(int n, dou
 }
 
 int TestTopology::llc_of(int cpu) const {
-  for (const CpuInfo& info : cpus_) if (info.cpu == cpu) return info.llc;
+  for (const CpuInfo& info : cpus_)
+    if (info.cpu == cpu) return info.llc;
   return -1;
 }
 
 int TestTopology::node_of(int cpu) const {
-  for (const CpuInfo& info : cpus_) if (info.cpu == cpu) return info.node;
+  for (const CpuInfo& info : cpus_)
+    if (info.cpu == cpu) return info.node;
   return -1;
 }
 

@@ -4,10 +4,10 @@
 #define KTSTR_GUEST_AGENT_TESTLIB_TOPOLOGY_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace ktstr {
 
@@ -64,9 +64,9 @@ class TestTopology {
 
  private:
   void Index();
-  std::vector<CpuInfo> cpus_;            // sorted by cpu id
-  std::vector<CpuSet> llc_cpus_;         // by LLC index
-  std::vector<CpuSet> node_cpus_;        // by node index (dense)
+  std::vector<CpuInfo> cpus_;      // sorted by cpu id
+  std::vector<CpuSet> llc_cpus_;   // by LLC index
+  std::vector<CpuSet> node_cpus_;  // by node index (dense)
   bool has_smt_ = false;
 };
 

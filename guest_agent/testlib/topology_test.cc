@@ -34,7 +34,7 @@ TEST(TopologyTest, SpecLayoutAndUsableCpus) {
   EXPECT_TRUE(t.llc_aligned_cpuset(2).empty());
   EXPECT_EQ(t.split_by_llc().size(), 2u);
   EXPECT_EQ(TestTopology::FromSpec(1, 1, 2, 1).usable_cpus(), (CpuSet{0, 1}));  // <= 2: all
-  TestTopology numa = TestTopology::FromSpec(2, 4, 2, 1);  // nodes 0-3 / 4-7
+  TestTopology numa = TestTopology::FromSpec(2, 4, 2, 1);                       // nodes 0-3 / 4-7
   EXPECT_EQ(numa.num_numa_nodes(), 2);
   EXPECT_EQ(numa.numa_aligned_cpuset(1), (CpuSet{4, 5, 6}));
   EXPECT_EQ(numa.node_of(5), 1);
@@ -103,8 +103,8 @@ TEST(HoldSpecTest, Validation) {
 
 TEST(CgroupDefTest, WorkGroups) {
   EXPECT_EQ(CgroupDef::named("a").works().size(), 1u);  // one default CpuSpin group
-  CgroupDef d = CgroupDef::named("b").workers(4).work(Work{.workers = 2,
-                                                           .work_type = WorkType::yield_heavy()});
+  CgroupDef d = CgroupDef::named("b").workers(4).work(
+      Work{.workers = 2, .work_type = WorkType::yield_heavy()});
   ASSERT_EQ(d.works().size(), 2u);
   EXPECT_EQ(d.works()[0].workers, 4);
   EXPECT_EQ(d.works()[1].work_type.kind, WorkKind::kYieldHeavy);

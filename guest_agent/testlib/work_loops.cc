@@ -45,8 +45,8 @@ void SleepNs(Telemetry& t, uint64_t ns) {
 
 long FutexWait(std::atomic<uint32_t>* word, uint32_t expected) {
   struct timespec ts = {0, config::kBlockTimeoutNs};
-  return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT, expected, &ts,
-                 nullptr, 0);
+  return syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT, expected, &ts, nullptr,
+                 0);
 }
 
 void FutexWake(std::atomic<uint32_t>* word, int n) {
@@ -278,10 +278,18 @@ void RunWorkLoop(WorkLoopEnv& env) {
           const uint64_t ns = static_cast<uint64_t>(p.duration.count()) * 1000;
           const uint64_t end = Now() + ns;
           switch (p.kind) {
-            case Phase::Kind::kSpin: SpinFor(t, ns); break;
-            case Phase::Kind::kSleep: SleepNs(t, ns); t.Checkpoint(); break;
+            case Phase::Kind::kSpin:
+              SpinFor(t, ns);
+              break;
+            case Phase::Kind::kSleep:
+              SleepNs(t, ns);
+              t.Checkpoint();
+              break;
             case Phase::Kind::kYield:
-              while (Now() < end && !t.stop_requested()) { sched_yield(); t.AddWork(1); }
+              while (Now() < end && !t.stop_requested()) {
+                sched_yield();
+                t.AddWork(1);
+              }
               break;
             case Phase::Kind::kIo:
               while (fd >= 0 && Now() < end && !t.stop_requested()) IoOnce(t, fd, data);
@@ -298,7 +306,8 @@ void RunWorkLoop(WorkLoopEnv& env) {
         const pid_t child = fork();
         if (child == 0) _exit(0);
         if (child > 0) {
-          while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {}
+          while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+          }
         }
         t.AddWork(1);
         t.Checkpoint();

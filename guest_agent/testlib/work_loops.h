@@ -14,19 +14,19 @@ namespace ktstr::internal {
 // Words shared by the workers of one cooperating group (a pair, a fan-out, a mutex convoy),
 // in MAP_SHARED memory. Futex words are 32-bit.
 struct alignas(64) GroupWords {
-  std::atomic<uint32_t> turn;     // FutexPingPong: whose turn (0/1)
-  std::atomic<uint32_t> seq;      // fan-out generation
-  std::atomic<uint32_t> mutex;    // MutexContention: 0 free, 1 locked, 2 locked + waiters
-  std::atomic<uint64_t> stamp_ns; // CLOCK_MONOTONIC of the last wake
+  std::atomic<uint32_t> turn;      // FutexPingPong: whose turn (0/1)
+  std::atomic<uint32_t> seq;       // fan-out generation
+  std::atomic<uint32_t> mutex;     // MutexContention: 0 free, 1 locked, 2 locked + waiters
+  std::atomic<uint64_t> stamp_ns;  // CLOCK_MONOTONIC of the last wake
 };
 
 struct WorkLoopEnv {
   const WorkType* work = nullptr;
-  int role = 0;               // index within the cooperating group (0 = messenger/first)
+  int role = 0;  // index within the cooperating group (0 = messenger/first)
   GroupWords* group = nullptr;
-  int pipe_in = -1;           // pair types: read from partner
-  int pipe_out = -1;          // pair types: write to partner
-  CpuSet allowed;             // CPUs the worker may use at start (AffinityChurn)
+  int pipe_in = -1;   // pair types: read from partner
+  int pipe_out = -1;  // pair types: write to partner
+  CpuSet allowed;     // CPUs the worker may use at start (AffinityChurn)
   Telemetry* t = nullptr;
 };
 

@@ -7,10 +7,10 @@ namespace ktstr {
 namespace {
 
 constexpr const char* kNames[kNumWorkKinds] = {
-    "CpuSpin",       "YieldHeavy",    "Mixed",         "IoSync",          "Bursty",
-    "PipeIo",        "FutexPingPong", "FutexFanOut",   "CachePressure",   "CacheYield",
-    "CachePipe",     "Sequence",      "ForkExit",      "NiceSweep",       "AffinityChurn",
-    "PolicyChurn",   "FanOutCompute", "PageFaultChurn", "MutexContention", "Custom",
+    "CpuSpin",     "YieldHeavy",    "Mixed",          "IoSync",          "Bursty",
+    "PipeIo",      "FutexPingPong", "FutexFanOut",    "CachePressure",   "CacheYield",
+    "CachePipe",   "Sequence",      "ForkExit",       "NiceSweep",       "AffinityChurn",
+    "PolicyChurn", "FanOutCompute", "PageFaultChurn", "MutexContention", "Custom",
 };
 
 }  // namespace
@@ -87,8 +87,7 @@ WorkType WorkType::page_fault_churn(uint32_t region_kb, uint32_t touches_per_cyc
   w.spin_iters = spin_iters;
   return w;
 }
-WorkType WorkType::mutex_contention(uint32_t contenders, uint32_t hold_iters,
-                                    uint32_t work_iters) {
+WorkType WorkType::mutex_contention(uint32_t contenders, uint32_t hold_iters, uint32_t work_iters) {
   WorkType w = Of(WorkKind::kMutexContention);
   w.contenders = contenders;
   w.hold_iters = hold_iters;
@@ -111,9 +110,10 @@ absl::StatusOr<WorkType> WorkType::FromName(absl::string_view name) {
     if (kind == WorkKind::kPageFaultChurn) w.spin_iters = 64;
     return w;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown work type '", name, "' (Sequence and Custom need parameters; names are "
-      "PascalCase, e.g. CpuSpin, Bursty, PipeIo)"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown work type '", name,
+                   "' (Sequence and Custom need parameters; names are "
+                   "PascalCase, e.g. CpuSpin, Bursty, PipeIo)"));
 }
 
 std::vector<std::string> WorkType::AllNames() {
@@ -153,7 +153,8 @@ absl::Status WorkType::Validate(int workers) const {
     return absl::InvalidArgumentError("MutexContention needs contenders >= 2");
   }
   if ((kind == WorkKind::kCachePressure || kind == WorkKind::kCacheYield ||
-       kind == WorkKind::kCachePipe) && (size_kb == 0 || stride == 0)) {
+       kind == WorkKind::kCachePipe) &&
+      (size_kb == 0 || stride == 0)) {
     return absl::InvalidArgumentError(absl::StrCat(name(), " needs size_kb and stride > 0"));
   }
   if (kind == WorkKind::kPageFaultChurn && region_kb < 4) {
@@ -186,11 +187,16 @@ absl::Status SchedPolicy::Validate() const {
 
 std::string SchedPolicy::ToString() const {
   switch (kind) {
-    case Kind::kNormal: return "normal";
-    case Kind::kBatch: return "batch";
-    case Kind::kIdle: return "idle";
-    case Kind::kFifo: return absl::StrCat("fifo(", priority, ")");
-    case Kind::kRoundRobin: return absl::StrCat("rr(", priority, ")");
+    case Kind::kNormal:
+      return "normal";
+    case Kind::kBatch:
+      return "batch";
+    case Kind::kIdle:
+      return "idle";
+    case Kind::kFifo:
+      return absl::StrCat("fifo(", priority, ")");
+    case Kind::kRoundRobin:
+      return absl::StrCat("rr(", priority, ")");
   }
   return "?";
 }

@@ -6,20 +6,37 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace ktstr {
 
 class Telemetry;  // worker_telemetry.h
 
 enum class WorkKind {
-  kCpuSpin, kYieldHeavy, kMixed, kIoSync, kBursty, kPipeIo, kFutexPingPong, kFutexFanOut,
-  kCachePressure, kCacheYield, kCachePipe, kSequence, kForkExit, kNiceSweep, kAffinityChurn,
-  kPolicyChurn, kFanOutCompute, kPageFaultChurn, kMutexContention, kCustom,
+  kCpuSpin,
+  kYieldHeavy,
+  kMixed,
+  kIoSync,
+  kBursty,
+  kPipeIo,
+  kFutexPingPong,
+  kFutexFanOut,
+  kCachePressure,
+  kCacheYield,
+  kCachePipe,
+  kSequence,
+  kForkExit,
+  kNiceSweep,
+  kAffinityChurn,
+  kPolicyChurn,
+  kFanOutCompute,
+  kPageFaultChurn,
+  kMutexContention,
+  kCustom,
 };
 inline constexpr int kNumWorkKinds = 20;
 
@@ -45,19 +62,19 @@ struct WorkType {
   WorkKind kind = WorkKind::kCpuSpin;
   std::chrono::milliseconds burst{50};   // Bursty: CPU burst
   std::chrono::milliseconds sleep{100};  // Bursty: sleep between bursts
-  uint32_t spin_iters = 1024;   // spins per iteration (PipeIo/CachePipe: burst_iters)
-  uint32_t size_kb = 32;        // Cache*: buffer size
-  uint32_t stride = 64;         // Cache*: bytes between touches
-  uint32_t fan_out = 4;         // FutexFanOut/FanOutCompute: receivers per messenger
-  uint32_t cache_footprint_kb = 256;  // FanOutCompute: matrix footprint
-  uint32_t operations = 5;      // FanOutCompute: matrix multiplies per wake
-  uint32_t sleep_usec = 100;    // FanOutCompute: sleep after each wake
-  uint32_t region_kb = 4096;    // PageFaultChurn: region size
-  uint32_t touches_per_cycle = 256;  // PageFaultChurn
-  uint32_t contenders = 4;      // MutexContention: workers per mutex
-  uint32_t hold_iters = 256;    // MutexContention: spins while holding
-  std::vector<Phase> phases;    // Sequence (first phase then the rest, looped)
-  std::string custom_name;      // Custom
+  uint32_t spin_iters = 1024;            // spins per iteration (PipeIo/CachePipe: burst_iters)
+  uint32_t size_kb = 32;                 // Cache*: buffer size
+  uint32_t stride = 64;                  // Cache*: bytes between touches
+  uint32_t fan_out = 4;                  // FutexFanOut/FanOutCompute: receivers per messenger
+  uint32_t cache_footprint_kb = 256;     // FanOutCompute: matrix footprint
+  uint32_t operations = 5;               // FanOutCompute: matrix multiplies per wake
+  uint32_t sleep_usec = 100;             // FanOutCompute: sleep after each wake
+  uint32_t region_kb = 4096;             // PageFaultChurn: region size
+  uint32_t touches_per_cycle = 256;      // PageFaultChurn
+  uint32_t contenders = 4;               // MutexContention: workers per mutex
+  uint32_t hold_iters = 256;             // MutexContention: spins while holding
+  std::vector<Phase> phases;             // Sequence (first phase then the rest, looped)
+  std::string custom_name;               // Custom
   CustomWorkFn custom = nullptr;
 
   static WorkType cpu_spin() { return {}; }
@@ -127,8 +144,15 @@ enum MpolFlags : uint32_t {
 
 // set_mempolicy(2) applied in the worker before its loop. kDefault makes no call.
 struct MemPolicy {
-  enum class Kind { kDefault, kBind, kPreferred, kInterleave, kLocal, kPreferredMany,
-                    kWeightedInterleave };
+  enum class Kind {
+    kDefault,
+    kBind,
+    kPreferred,
+    kInterleave,
+    kLocal,
+    kPreferredMany,
+    kWeightedInterleave
+  };
   Kind kind = Kind::kDefault;
   std::vector<int> nodes;  // node ids (kPreferred: exactly one)
   uint32_t flags = kMpolNone;

@@ -1,6 +1,8 @@
 #include "guest_agent/testlib/worker_report.h"
 
 #include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,11 +38,16 @@ uint64_t MonotonicNs() { return ClockNs(CLOCK_MONOTONIC); }
 
 const char* WorkerExitName(WorkerExit e) {
   switch (e) {
-    case WorkerExit::kCompleted: return "completed";
-    case WorkerExit::kExited: return "exited";
-    case WorkerExit::kSignaled: return "signaled";
-    case WorkerExit::kTimedOut: return "timed out";
-    case WorkerExit::kWaitFailed: return "wait failed";
+    case WorkerExit::kCompleted:
+      return "completed";
+    case WorkerExit::kExited:
+      return "exited";
+    case WorkerExit::kSignaled:
+      return "signaled";
+    case WorkerExit::kTimedOut:
+      return "timed out";
+    case WorkerExit::kWaitFailed:
+      return "wait failed";
   }
   return "?";
 }
@@ -49,11 +56,16 @@ Telemetry::Telemetry(SharedWorkerSlot* slot, const volatile int* stop_flag)
     : slot_(slot), stop_(stop_flag) {}
 
 void Telemetry::Start() {
-  start_ns_ = last_ck_ns_ = MonotonicNs();
+  const uint64_t now = MonotonicNs();
+  start_ns_ = last_ck_ns_ = slot_->release_ns != 0 && slot_->release_ns <= now
+                                ? slot_->release_ns
+                                : now;
   start_cpu_ns_ = ClockNs(CLOCK_PROCESS_CPUTIME_ID);
   next_ck_units_ = config::kCheckpointUnits;
   ReadSchedstat(&base_sched_cpu_, &base_run_delay_, &base_run_count_);
   rng_ ^= static_cast<uint64_t>(getpid()) * 0x100000001B3ull;
+  const char* sp = getenv("SCHED_PID");
+  if (sp != nullptr && getenv("KTSTR_NO_WATCHDOG") == nullptr) sched_pid_ = atoi(sp);
   Checkpoint();
 }
 
@@ -80,6 +92,10 @@ void Telemetry::Checkpoint() {
     slot_->max_gap_at_ns = now - start_ns_;
   }
   last_ck_ns_ = now;
+  if (gap > config::kWatchdogGapNs && sched_pid_ > 0 && !watchdog_fired_) {
+    watchdog_fired_ = true;
+    kill(sched_pid_, SIGUSR2);
+  }
   if (cpu >= 0 && cpu < config::kMaxTrackedCpus) {
     slot_->cpus_used[cpu / 64] |= 1ull << (cpu % 64);
   }

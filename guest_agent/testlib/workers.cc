@@ -44,11 +44,16 @@ Layout ComputeLayout(int workers, int groups) {
 
 int PolicyOf(SchedPolicy::Kind k) {
   switch (k) {
-    case SchedPolicy::Kind::kNormal: return SCHED_OTHER;
-    case SchedPolicy::Kind::kBatch: return SCHED_BATCH;
-    case SchedPolicy::Kind::kIdle: return SCHED_IDLE;
-    case SchedPolicy::Kind::kFifo: return SCHED_FIFO;
-    case SchedPolicy::Kind::kRoundRobin: return SCHED_RR;
+    case SchedPolicy::Kind::kNormal:
+      return SCHED_OTHER;
+    case SchedPolicy::Kind::kBatch:
+      return SCHED_BATCH;
+    case SchedPolicy::Kind::kIdle:
+      return SCHED_IDLE;
+    case SchedPolicy::Kind::kFifo:
+      return SCHED_FIFO;
+    case SchedPolicy::Kind::kRoundRobin:
+      return SCHED_RR;
   }
   return SCHED_OTHER;
 }
@@ -56,13 +61,20 @@ int PolicyOf(SchedPolicy::Kind k) {
 int MempolicyMode(MemPolicy::Kind k) {
   switch (k) {
     // The MPOL_* values of <linux/mempolicy.h> (numaif.h is not installed here).
-    case MemPolicy::Kind::kDefault: return 0;
-    case MemPolicy::Kind::kPreferred: return 1;
-    case MemPolicy::Kind::kBind: return 2;
-    case MemPolicy::Kind::kInterleave: return 3;
-    case MemPolicy::Kind::kLocal: return 4;               // MPOL_LOCAL
-    case MemPolicy::Kind::kPreferredMany: return 5;       // MPOL_PREFERRED_MANY (5.15+)
-    case MemPolicy::Kind::kWeightedInterleave: return 6;  // MPOL_WEIGHTED_INTERLEAVE (6.9+)
+    case MemPolicy::Kind::kDefault:
+      return 0;
+    case MemPolicy::Kind::kPreferred:
+      return 1;
+    case MemPolicy::Kind::kBind:
+      return 2;
+    case MemPolicy::Kind::kInterleave:
+      return 3;
+    case MemPolicy::Kind::kLocal:
+      return 4;  // MPOL_LOCAL
+    case MemPolicy::Kind::kPreferredMany:
+      return 5;  // MPOL_PREFERRED_MANY (5.15+)
+    case MemPolicy::Kind::kWeightedInterleave:
+      return 6;  // MPOL_WEIGHTED_INTERLEAVE (6.9+)
   }
   return 0;
 }
@@ -80,7 +92,8 @@ std::string ApplyWorkerSetup(const WorkerSpec& spec, int index) {
   }
   if (spec.mem_policy.kind != MemPolicy::Kind::kDefault) {
     unsigned long mask[1024 / (8 * sizeof(unsigned long))] = {};
-    for (int n : spec.mem_policy.nodes) mask[n / (8 * sizeof(long))] |= 1ul << (n % (8 * sizeof(long)));
+    for (int n : spec.mem_policy.nodes)
+      mask[n / (8 * sizeof(long))] |= 1ul << (n % (8 * sizeof(long)));
     const int mode = MempolicyMode(spec.mem_policy.kind) | static_cast<int>(spec.mem_policy.flags);
     const bool no_nodes = spec.mem_policy.kind == MemPolicy::Kind::kLocal;
     if (syscall(SYS_set_mempolicy, mode, no_nodes ? nullptr : mask, no_nodes ? 0 : 1024) != 0) {
@@ -114,9 +127,12 @@ std::string ApplyWorkerSetup(const WorkerSpec& spec, int index) {
   for (int fd : close_fds) close(fd);
   char go = 0;
   ssize_t n;
-  while ((n = read(gate_rd, &go, 1)) < 0 && errno == EINTR && !g_worker_stop) {}
+  while ((n = read(gate_rd, &go, 1)) < 0 && errno == EINTR && !g_worker_stop) {
+  }
   close(gate_rd);
-  if (n != 1 || g_worker_stop) _exit(0);  // the parent gave up before releasing us
+  // EOF: the parent gave up before releasing us. A stop that arrives right after the release
+  // still gets a (short) report below.
+  if (n != 1 && !g_worker_stop) _exit(0);
 
   Telemetry t(slot, &g_worker_stop);
   if (std::string err = ApplyWorkerSetup(spec, index); !err.empty()) {
@@ -134,7 +150,8 @@ std::string ApplyWorkerSetup(const WorkerSpec& spec, int index) {
   env.t = &t;
   cpu_set_t mask;
   if (sched_getaffinity(0, sizeof(mask), &mask) == 0) {
-    for (int c = 0; c < CPU_SETSIZE; ++c) if (CPU_ISSET(c, &mask)) env.allowed.push_back(c);
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &mask)) env.allowed.push_back(c);
   }
   t.Start();
   internal::RunWorkLoop(env);
@@ -171,8 +188,8 @@ absl::StatusOr<std::unique_ptr<WorkerSet>> WorkerSet::Spawn(
   const int groups = spec.count / spec.work.group_size();
   const Layout layout = ComputeLayout(spec.count, groups);
   set->shm_len_ = layout.total;
-  set->shm_ = mmap(nullptr, layout.total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                   -1, 0);
+  set->shm_ =
+      mmap(nullptr, layout.total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (set->shm_ == MAP_FAILED) {
     set->shm_ = nullptr;
     return absl::ResourceExhaustedError(absl::StrCat("mmap worker slots: ", strerror(errno)));
@@ -215,7 +232,8 @@ absl::StatusOr<std::unique_ptr<WorkerSet>> WorkerSet::Spawn(
     if (NeedsPipes(spec.work)) {
       in = pipe_fds[2 * (2 * g + (1 - role))];
       out = pipe_fds[2 * (2 * g + role) + 1];
-      for (int fd : pipe_fds) if (fd != in && fd != out) close_fds.push_back(fd);
+      for (int fd : pipe_fds)
+        if (fd != in && fd != out) close_fds.push_back(fd);
     }
     const pid_t pid = fork();
     if (pid == 0) {
@@ -239,6 +257,8 @@ absl::StatusOr<std::unique_ptr<WorkerSet>> WorkerSet::Spawn(
       return s;
     }
   }
+  const uint64_t release_ns = MonotonicNs();
+  for (int i = 0; i < spec.count; ++i) slots[i].release_ns = release_ns;
   const std::string go(spec.count, 'g');
   if (write(gate[1], go.data(), go.size()) != static_cast<ssize_t>(go.size())) {
     set->KillAll();
@@ -283,7 +303,8 @@ std::vector<WorkerReport> WorkerSet::Stop(std::chrono::steady_clock::time_point 
         timed_out[i] = true;
         kill(-pids_[i], SIGKILL);
         kill(pids_[i], SIGKILL);
-        while (waitpid(pids_[i], &wait_status_[i], 0) < 0 && errno == EINTR) {}
+        while (waitpid(pids_[i], &wait_status_[i], 0) < 0 && errno == EINTR) {
+        }
         reaped_[i] = true;
       }
       break;
@@ -318,7 +339,8 @@ void WorkerSet::KillAll() {
     if (reaped_[i]) continue;
     kill(-pids_[i], SIGKILL);
     kill(pids_[i], SIGKILL);
-    while (waitpid(pids_[i], nullptr, 0) < 0 && errno == EINTR) {}
+    while (waitpid(pids_[i], nullptr, 0) < 0 && errno == EINTR) {
+    }
     reaped_[i] = true;
   }
   SweepGroups(pids_);

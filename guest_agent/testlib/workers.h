@@ -65,7 +65,7 @@ class WorkerSet {
 
   WorkerSpec spec_;
   std::vector<pid_t> pids_;
-  std::vector<int> wait_status_;   // per worker, valid once reaped
+  std::vector<int> wait_status_;  // per worker, valid once reaped
   std::vector<bool> reaped_;
   void* shm_ = nullptr;
   size_t shm_len_ = 0;

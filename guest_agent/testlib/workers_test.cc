@@ -3,6 +3,7 @@
 #include "guest_agent/testlib/workers.h"
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -31,9 +32,14 @@ bool GroupGone(pid_t pgid) { return kill(-pgid, 0) != 0 && errno == ESRCH; }
 // Work types whose workers block and get woken (so wake/resume latency samples exist).
 bool Wakes(const WorkType& w) {
   switch (w.kind) {
-    case WorkKind::kIoSync: case WorkKind::kBursty: case WorkKind::kPipeIo:
-    case WorkKind::kFutexPingPong: case WorkKind::kFutexFanOut: case WorkKind::kCachePipe:
-    case WorkKind::kSequence: case WorkKind::kFanOutCompute:
+    case WorkKind::kIoSync:
+    case WorkKind::kBursty:
+    case WorkKind::kPipeIo:
+    case WorkKind::kFutexPingPong:
+    case WorkKind::kFutexFanOut:
+    case WorkKind::kCachePipe:
+    case WorkKind::kSequence:
+    case WorkKind::kFanOutCompute:
       return true;
     default:
       return false;
@@ -44,10 +50,10 @@ TEST(WorkersTest, AllTwentyWorkTypesRunWithTelemetry) {
   std::vector<WorkType> types;
   for (const std::string& name : WorkType::AllNames()) {
     if (name == "Sequence") {
-      types.push_back(WorkType::sequence(Phase::Spin(microseconds(20000)),
-                                         {Phase::Sleep(microseconds(5000)),
-                                          Phase::Yield(microseconds(2000)),
-                                          Phase::Io(microseconds(2000))}));
+      types.push_back(
+          WorkType::sequence(Phase::Spin(microseconds(20000)),
+                             {Phase::Sleep(microseconds(5000)), Phase::Yield(microseconds(2000)),
+                              Phase::Io(microseconds(2000))}));
     } else if (name == "Custom") {
       types.push_back(WorkType::custom_fn("Counting", &CountingCustom));
     } else if (name == "Bursty") {
@@ -180,6 +186,31 @@ TEST(WorkersTest, SchedPolicyAndAffinityAreApplied) {
   std::vector<WorkerReport> r = (*set)->Stop();
   EXPECT_EQ(r[0].cpus_used, (CpuSet{0}));
   EXPECT_EQ(r[0].migrations, 0u);
+}
+
+TEST(TelemetryTest, GapOverTwoSecondsSignalsTheScheduler) {
+  // A stand-in "scheduler" that dies of SIGUSR2's default action.
+  const pid_t sched = fork();
+  if (sched == 0) {
+    pause();
+    _exit(0);
+  }
+  setenv("SCHED_PID", std::to_string(sched).c_str(), 1);
+  auto slot = std::make_unique<SharedWorkerSlot>();
+  volatile int stop = 0;
+  Telemetry t(slot.get(), &stop);
+  t.Start();
+  t.Checkpoint();  // a short gap: no signal
+  std::this_thread::sleep_for(milliseconds(300));
+  int status = 0;
+  EXPECT_EQ(waitpid(sched, &status, WNOHANG), 0);
+  std::this_thread::sleep_for(milliseconds(1800));  // > 2 s since the last checkpoint
+  t.Checkpoint();
+  unsetenv("SCHED_PID");
+  ASSERT_EQ(waitpid(sched, &status, 0), sched);
+  EXPECT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(WTERMSIG(status), SIGUSR2);
+  EXPECT_GE(slot->max_gap_ns, config::kWatchdogGapNs);
 }
 
 }  // namespace
