@@ -66,6 +66,8 @@ class AgentClient {
                                     const std::function<void(uint64_t)>& on_started = nullptr);
   // Stdin bytes for a running Exec started with stdin_open; eof closes its stdin.
   absl::Status SendStdin(uint64_t exec_request_id, absl::string_view data, bool eof, absl::Time deadline);
+  // Resizes the terminal of a running Exec started with pty.
+  absl::Status ResizePty(uint64_t exec_request_id, uint32_t rows, uint32_t cols, absl::Time deadline);
   // Cancels a running Exec or RunTest (its process group is killed; it reports cancelled).
   absl::Status Cancel(uint64_t target_request_id, absl::Time deadline);
   absl::StatusOr<v1::TestResult> RunTest(const v1::RunTest& run, const OutputFn& on_output,

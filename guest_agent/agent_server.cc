@@ -44,13 +44,20 @@ v1::ErrorCode CodeFor(const absl::Status& s) {
   }
 }
 
-// The fd number the test binary writes its TestReport to.
-constexpr int kResultFd = 3;
-
 }  // namespace
 
 void FdMessageSink::Send(const v1::GuestToHost& msg) {
-  std::string frame = EncodeMessage(msg);
+  std::string payload = msg.SerializeAsString();
+  if (payload.size() > config::kMaxPayloadBytes) {
+    // The host would drop it as oversized and wait forever: say what happened instead.
+    v1::GuestToHost err;
+    err.set_request_id(msg.request_id());
+    err.mutable_error()->set_code(v1::ERROR_CODE_IO);
+    err.mutable_error()->set_message(absl::StrCat("reply of ", payload.size(),
+                                                  " bytes exceeds the frame cap"));
+    payload = err.SerializeAsString();
+  }
+  std::string frame = EncodeFrame(payload);
   absl::MutexLock lock(&mu_);
   size_t done = 0;
   while (done < frame.size()) {
@@ -155,9 +162,11 @@ void AgentServer::Handle(const v1::HostToGuest& msg) {
       StartJob(id, [this, req = msg.run_test()](Job* job) { RunTestJob(job, req); });
       return;
     case v1::HostToGuest::kCancel:
-    case v1::HostToGuest::kStdin: {
-      const uint64_t target = msg.has_cancel() ? msg.cancel().target_request_id()
-                                               : msg.stdin().target_request_id();
+    case v1::HostToGuest::kStdin:
+    case v1::HostToGuest::kPtyResize: {
+      const uint64_t target = msg.has_cancel()  ? msg.cancel().target_request_id()
+                              : msg.has_stdin() ? msg.stdin().target_request_id()
+                                                : msg.pty_resize().target_request_id();
       absl::MutexLock lock(&jobs_mu_);
       auto it = jobs_.find(target);
       if (it == jobs_.end() || it->second->done) {
@@ -169,6 +178,14 @@ void AgentServer::Handle(const v1::HostToGuest& msg) {
       if (msg.has_cancel()) {
         job->cancel_requested = true;
         if (job->proc) job->proc->Cancel();
+      } else if (msg.has_pty_resize()) {
+        absl::Status s = job->proc ? job->proc->Resize(static_cast<uint16_t>(msg.pty_resize().rows()),
+                                                       static_cast<uint16_t>(msg.pty_resize().cols()))
+                                   : absl::FailedPreconditionError("the target has no process yet");
+        if (!s.ok()) {
+          SendError(id, v1::ERROR_CODE_IO, s.message());
+          return;
+        }
       } else if (job->proc) {
         job->proc->WriteStdin(msg.stdin().data(), msg.stdin().eof());
       } else {
@@ -282,127 +299,6 @@ void AgentServer::CancelAll() {
   }
   for (auto& job : all)
     if (job->thread.joinable()) job->thread.join();
-}
-
-absl::StatusOr<std::string> AgentServer::PrepareCgroup(const std::string& cgroup) {
-  if (cgroup.empty()) return std::string();
-  std::string dir = absl::StrCat(options_.cgroup_root, "/", absl::StripPrefix(cgroup, "/"));
-  if (absl::Status s = MakeParentDirs(dir + "/"); !s.ok()) return s;
-  return dir;
-}
-
-absl::StatusOr<ProcessOutcome> AgentServer::RunJobProcess(Job* job, const ProcessSpec& spec) {
-  auto proc = RunningProcess::Start(spec);
-  if (!proc.ok()) return proc.status();
-  {
-    absl::MutexLock jl(&job->mu);
-    job->proc = proc->get();
-    if (job->cancel_requested) job->proc->Cancel();
-    if (!job->early_stdin.empty() || job->early_stdin_eof)
-      job->proc->WriteStdin(std::move(job->early_stdin), job->early_stdin_eof);
-  }
-  const uint64_t id = job->id;
-  ProcessOutcome outcome = (*proc)->Wait([this, id](v1::Output::Stream stream, absl::string_view data) {
-    v1::GuestToHost m;
-    m.set_request_id(id);
-    m.mutable_output()->set_stream(stream);
-    m.mutable_output()->set_data(std::string(data));
-    sink_->Send(m);
-  });
-  absl::MutexLock jl(&job->mu);
-  job->proc = nullptr;
-  return outcome;
-}
-
-void AgentServer::RunExec(Job* job, v1::Exec exec) {
-  if (exec.pty()) {
-    SendError(job->id, v1::ERROR_CODE_IO, "exec.pty is not supported by this agent");
-    return;
-  }
-  auto cg = PrepareCgroup(exec.cgroup());
-  if (!cg.ok()) {
-    SendError(job->id, v1::ERROR_CODE_IO, cg.status().message());
-    return;
-  }
-  ProcessSpec spec;
-  spec.argv.assign(exec.argv().begin(), exec.argv().end());
-  spec.env.insert(exec.env().begin(), exec.env().end());
-  spec.cwd = exec.cwd();
-  spec.cgroup_dir = *cg;
-  spec.timeout = std::chrono::milliseconds(exec.timeout_ms());
-  spec.stdin_open = exec.stdin_open();
-  auto outcome = RunJobProcess(job, spec);
-  if (!outcome.ok()) {
-    SendError(job->id, v1::ERROR_CODE_IO, outcome.status().message());
-    return;
-  }
-  v1::GuestToHost out;
-  out.set_request_id(job->id);
-  *out.mutable_exec_exit() = outcome->exit;
-  sink_->Send(out);
-}
-
-void AgentServer::RunTestJob(Job* job, v1::RunTest req) {
-  v1::GuestToHost out;
-  out.set_request_id(job->id);
-  v1::TestResult* result = out.mutable_test_result();
-  ProcessSpec spec;
-  spec.env.insert(req.env().begin(), req.env().end());
-
-  std::unique_ptr<SchedulerHandle> sched;
-  if (req.has_scheduler()) {
-    if (!options_.scheduler_starter) {
-      result->mutable_scheduler()->set_state(v1::SCHEDULER_STATE_NOT_ATTACHED);
-      result->set_error("this agent has no scheduler support");
-      sink_->Send(out);
-      return;
-    }
-    auto started = options_.scheduler_starter->Start(req.scheduler());
-    if (!started.ok()) {
-      result->mutable_scheduler()->set_state(v1::SCHEDULER_STATE_NOT_ATTACHED);
-      result->set_error(absl::StrCat("scheduler ", req.scheduler().name(),
-                                     " did not start: ", started.status().message()));
-      sink_->Send(out);
-      return;
-    }
-    sched = std::move(*started);
-    v1::SchedulerReport early = sched->report();
-    if (early.state() != v1::SCHEDULER_STATE_RAN && early.state() != v1::SCHEDULER_STATE_UNSPECIFIED) {
-      *result->mutable_scheduler() = sched->Stop();
-      result->set_error(absl::StrCat("scheduler ", req.scheduler().name(), " did not attach"));
-      sink_->Send(out);
-      return;
-    }
-    spec.env["SCHED_PID"] = absl::StrCat(sched->pid());
-  } else {
-    result->mutable_scheduler()->set_state(v1::SCHEDULER_STATE_NONE);
-  }
-
-  spec.argv = {req.binary_path(), "--ktstr-run", req.test_name(), "--ktstr-result-fd",
-               absl::StrCat(kResultFd)};
-  if (req.duration_s() > 0) {
-    spec.argv.push_back("--ktstr-duration-s");
-    spec.argv.push_back(absl::StrCat(req.duration_s()));
-  }
-  spec.argv.insert(spec.argv.end(), req.args().begin(), req.args().end());
-  spec.timeout = std::chrono::milliseconds(req.timeout_ms());
-  spec.result_fd = kResultFd;
-  auto outcome = RunJobProcess(job, spec);
-  if (sched) *result->mutable_scheduler() = sched->Stop();
-  if (!outcome.ok()) {
-    result->set_error(std::string(outcome.status().message()));
-    sink_->Send(out);
-    return;
-  }
-  *result->mutable_process() = outcome->exit;
-  if (outcome->result.empty()) {
-    result->set_error("the test binary wrote no report to its result fd");
-  } else if (!result->mutable_report()->ParseFromString(outcome->result)) {
-    result->clear_report();
-    result->set_error(absl::StrCat("the test binary wrote ", outcome->result.size(),
-                                   " bytes that are not a ktstr.v1.TestReport"));
-  }
-  sink_->Send(out);
 }
 
 }  // namespace ktstr::agent

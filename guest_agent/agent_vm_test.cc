@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
+#include <thread>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -14,8 +17,8 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "guest_agent/agent_client.h"
-#include "guest_agent/elf_closure.h"
 #include "guest_agent/initramfs.h"
+#include "guest_agent/put_closure.h"
 #include "gtest/gtest.h"
 #include "vmm/topology.h"
 #include "vmm/vm.h"
@@ -30,16 +33,16 @@ std::string KernelDir() {
   return "/root/.cache/ktstr/debian/default";
 }
 
-// Puts a dynamically linked host binary at `guest_path` together with its library closure.
+// Puts a dynamically linked host binary with its library closure and prints the rate.
 absl::Status PutWithClosure(AgentClient& client, const std::string& host_path,
                             const std::string& guest_path) {
-  auto closure = ElfClosure({host_path});
-  if (!closure.ok()) return closure.status();
-  for (const ClosureFile& f : *closure) {
-    auto done = client.PutFile(f.host_path, f.guest_path, 0, In(absl::Seconds(120)));
-    if (!done.ok()) return done.status();
-  }
-  return client.PutFile(host_path, guest_path, 0755, In(absl::Seconds(120))).status();
+  absl::Time start = absl::Now();
+  auto stats = PutBinaryWithLibraries(client, host_path, guest_path, In(absl::Seconds(240)));
+  if (!stats.ok()) return stats.status();
+  double s = absl::ToDoubleSeconds(absl::Now() - start);
+  std::printf("put %s + %zu libraries: %.1f MB in %.2f s (%.1f MB/s)\n", host_path.c_str(),
+              stats->libraries, stats->bytes / 1e6, s, stats->bytes / 1e6 / s);
+  return absl::OkStatus();
 }
 
 class AgentVmTest : public ::testing::Test {
@@ -63,13 +66,18 @@ class AgentVmTest : public ::testing::Test {
     spec.memory_mb = 1024;
     spec.boot_timeout = absl::Seconds(240);  // TCG on a shared 2-core host
     spec.lifetime = absl::Minutes(15);
-    vmm::BootFailure failure;
-    auto vm = vmm::Vm::Boot(spec, &failure);
-    ASSERT_TRUE(vm.ok()) << vm.status() << "\nconsole:\n" << failure.console;
+    // Connect while the guest is still booting: the socket exists before the guest opens its
+    // port, so the client's pings queue in QEMU until the agent starts reading (vm.md §2).
+    auto vm = vmm::Vm::Launch(spec, vmm::LaunchOptions{});
+    ASSERT_TRUE(vm.ok()) << vm.status();
     vm_ = vm->release();
-    auto client = AgentClient::Connect(vm_->channel_socket_path(), In(absl::Seconds(60)));
+    absl::Time t0 = absl::Now();
+    auto client = AgentClient::Connect(vm_->channel_socket_path(), In(absl::Seconds(240)));
     ASSERT_TRUE(client.ok()) << client.status() << "\nconsole:\n" << vm_->ConsoleText();
     client_ = client->release();
+    std::printf("agent answered %.2f s after QEMU started\n", absl::ToDoubleSeconds(absl::Now() - t0));
+    vmm::BootFailure failure;
+    ASSERT_TRUE(vm_->WaitReady(In(absl::Seconds(60)), &failure).ok()) << failure.console;
   }
 
   static void TearDownTestSuite() {
@@ -184,6 +192,35 @@ TEST_F(AgentVmTest, RunTestRunsAShippedTestBinary) {
   EXPECT_EQ(r->process().exit_code(), 0);
 }
 
+TEST_F(AgentVmTest, RunTestUnderASchedExtSchedulerReportsTheScheduler) {
+  ASSERT_TRUE(PutWithClosure(*client_, "guest_agent/fake_ktstr_test", "/opt/bin/fake_ktstr_test").ok());
+  auto put = client_->PutFile("scheduler_tests/schedulers/scx_fifo", "/opt/bin/scx_fifo", 0755,
+                              In(absl::Seconds(120)));
+  ASSERT_TRUE(put.ok()) << put.status();
+  v1::RunTest run;
+  run.set_binary_path("/opt/bin/fake_ktstr_test");
+  run.set_test_name("pass");
+  run.set_timeout_ms(60000);
+  v1::SchedulerLaunch* s = run.mutable_scheduler();
+  s->set_name("scx_fifo");
+  s->set_binary_path("/opt/bin/scx_fifo");
+  s->set_attach_timeout_ms(180000);  // verifier time under TCG on a shared host
+  s->set_expected_ops_name("scx_fifo");
+  auto r = client_->RunTest(run, nullptr, In(absl::Minutes(6)));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->error().empty()) << r->error() << "\n" << r->scheduler().DebugString();
+  EXPECT_EQ(r->scheduler().state(), v1::SCHEDULER_STATE_RAN) << r->scheduler().DebugString();
+  EXPECT_EQ(r->scheduler().ops_name(), "scx_fifo");
+  EXPECT_EQ(r->report().outcome(), ktstr::v1::TEST_OUTCOME_PASS);
+  // The test process was told the loader's pid.
+  EXPECT_TRUE(absl::StartsWith(r->report().stats_text(), "SCHED_PID="));
+  EXPECT_GT(r->report().stats_text().size(), strlen("SCHED_PID="));
+  // Stopped afterwards: the kernel is back on EEVDF.
+  auto hello = client_->Hello(v1::Hello(), In(absl::Seconds(60)));
+  ASSERT_TRUE(hello.ok()) << hello.status();
+  EXPECT_EQ(hello->sched_ext(), v1::SCHED_EXT_STATE_DISABLED);
+}
+
 TEST_F(AgentVmTest, ExitCodesAndSignalsAreReported) {
   auto code = client_->Exec(Sh("exit 42"), nullptr, In(absl::Seconds(60)));
   ASSERT_TRUE(code.ok()) << code.status();
@@ -203,6 +240,20 @@ TEST_F(AgentVmTest, ExecStartsInTheRequestedCgroup) {
                          In(absl::Seconds(60)));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(out, "0::/ktstr/agent_test\n");
+}
+
+TEST_F(AgentVmTest, PtyExecGetsATerminal) {
+  v1::Exec e = Sh("tty; stty size");
+  e.set_pty(true);
+  e.set_pty_rows(30);
+  e.set_pty_cols(90);
+  std::string out;
+  auto r = client_->Exec(e, [&](v1::Output::Stream, absl::string_view d) { out.append(d.data(), d.size()); },
+                         In(absl::Seconds(60)));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code(), 0) << out;
+  EXPECT_NE(out.find("/dev/pts/"), std::string::npos) << out;
+  EXPECT_NE(out.find("30 90"), std::string::npos) << out;
 }
 
 TEST_F(AgentVmTest, ExecThatOutlivesItsTimeoutIsKilled) {
@@ -235,6 +286,30 @@ TEST_F(AgentVmTest, MalformedFrameIsRejectedAndTheNextRequestWorks) {
   bool bad_frame = false;
   for (const auto& e : errors) bad_frame |= e.code() == v1::ERROR_CODE_BAD_FRAME;
   EXPECT_TRUE(bad_frame) << errors.size() << " errors";
+}
+
+// What a warm pool does between jobs: the host disconnects and a new host connects later.
+// Output produced while nobody is connected must not wedge the agent.
+TEST_F(AgentVmTest, ANewHostConnectionIsServedAfterADisconnect) {
+  v1::Hello hello;
+  hello.set_forward_kernel_log(true);
+  ASSERT_TRUE(client_->Hello(hello, In(absl::Seconds(60))).ok());
+  // Kernel log lines (forwarded to the host) keep coming for ~3 s from a process in its own
+  // session, so they are produced while the host is away.
+  auto bg = client_->Exec(
+      Sh("setsid sh -c 'for i in $(seq 1 30); do echo tick$i > /dev/kmsg; sleep 0.1; done' "
+         "</dev/null >/dev/null 2>&1 &"),
+      nullptr, In(absl::Seconds(60)));
+  ASSERT_TRUE(bg.ok()) << bg.status();
+  delete client_;
+  client_ = nullptr;
+  absl::SleepFor(absl::Seconds(2));
+  auto again = AgentClient::Connect(vm_->channel_socket_path(), In(absl::Seconds(60)));
+  ASSERT_TRUE(again.ok()) << again.status() << "\n" << vm_->ConsoleText();
+  client_ = again->release();
+  auto r = client_->Exec(Sh("echo back"), nullptr, In(absl::Seconds(60)));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code(), 0);
 }
 
 // Last: powers the VM off.

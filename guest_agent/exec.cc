@@ -4,6 +4,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -39,6 +41,7 @@ struct ChildPlan {
   std::string cwd;
   int cgroup_procs_fd = -1;
   int stdin_r = -1, out_w = -1, err_w = -1, result_w = -1, result_fd = -1;
+  std::string pty_slave;  // with a pty: the terminal to open as stdio and controlling tty
   int errpipe_w = -1;
 };
 
@@ -54,7 +57,14 @@ struct ChildPlan {
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
-  ::setpgid(0, 0);
+  if (!p.pty_slave.empty()) {
+    // A new session whose controlling terminal is the pty (job control works in shells).
+    if (::setsid() < 0) ChildFail(p.errpipe_w, errno);
+    int tty = ::open(p.pty_slave.c_str(), O_RDWR | O_CLOEXEC);
+    if (tty < 0 || ::ioctl(tty, TIOCSCTTY, 0) < 0) ChildFail(p.errpipe_w, errno);
+  } else {
+    ::setpgid(0, 0);
+  }
   if (p.cgroup_procs_fd >= 0 && ::write(p.cgroup_procs_fd, "0", 1) != 1) ChildFail(p.errpipe_w, errno);
   // Move the result pipe first, in case its target number collides with 0..2.
   int result_w = p.result_w;
@@ -62,10 +72,16 @@ struct ChildPlan {
     result_w = ::fcntl(result_w, F_DUPFD_CLOEXEC, 3);
     if (result_w < 0) ChildFail(p.errpipe_w, errno);
   }
-  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  int in = p.stdin_r >= 0 ? p.stdin_r : devnull;
-  if (in < 0 || ::dup2(in, 0) < 0 || ::dup2(p.out_w, 1) < 0 || ::dup2(p.err_w, 2) < 0)
-    ChildFail(p.errpipe_w, errno);
+  if (!p.pty_slave.empty()) {
+    int tty = ::open(p.pty_slave.c_str(), O_RDWR | O_CLOEXEC);
+    if (tty < 0 || ::dup2(tty, 0) < 0 || ::dup2(tty, 1) < 0 || ::dup2(tty, 2) < 0)
+      ChildFail(p.errpipe_w, errno);
+  } else {
+    int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int in = p.stdin_r >= 0 ? p.stdin_r : devnull;
+    if (in < 0 || ::dup2(in, 0) < 0 || ::dup2(p.out_w, 1) < 0 || ::dup2(p.err_w, 2) < 0)
+      ChildFail(p.errpipe_w, errno);
+  }
   if (result_w >= 0 && ::dup2(result_w, p.result_fd) < 0) ChildFail(p.errpipe_w, errno);
   if (::chdir(p.cwd.c_str()) != 0) ChildFail(p.errpipe_w, errno);
   ::execve(p.exe.c_str(), p.argv.data(), p.envp.data());
@@ -130,8 +146,30 @@ absl::StatusOr<std::unique_ptr<RunningProcess>> RunningProcess::Start(const Proc
       return s;
     }
   }
-  if (::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC) || ::pipe2(ep, O_CLOEXEC) ||
-      (spec.result_fd >= 0 && ::pipe2(res, O_CLOEXEC)) || (spec.stdin_open && ::pipe2(in, O_CLOEXEC))) {
+  int master = -1;
+  if (spec.pty) {
+    master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    char name[128];
+    struct winsize ws = {};
+    ws.ws_row = spec.pty_rows;
+    ws.ws_col = spec.pty_cols;
+    if (master < 0 || ::grantpt(master) != 0 || ::unlockpt(master) != 0 ||
+        ::ptsname_r(master, name, sizeof name) != 0 || ::ioctl(master, TIOCSWINSZ, &ws) != 0) {
+      absl::Status s = Errno("pseudo-terminal");
+      if (master >= 0) ::close(master);
+      cleanup();
+      return s;
+    }
+    plan.pty_slave = name;
+    // Output is read from the master, stdin written to it; no stdout/stderr pipes.
+    out[0] = ::fcntl(master, F_DUPFD_CLOEXEC, 3);
+    in[1] = ::fcntl(master, F_DUPFD_CLOEXEC, 3);
+    proc->pty_master_ = master;
+  }
+  if ((!spec.pty && (::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC) ||
+                     (spec.stdin_open && ::pipe2(in, O_CLOEXEC)))) ||
+      ::pipe2(ep, O_CLOEXEC) || (spec.result_fd >= 0 && ::pipe2(res, O_CLOEXEC)) ||
+      (spec.pty && (out[0] < 0 || in[1] < 0))) {
     absl::Status s = Errno("pipe2");
     cleanup();
     return s;
@@ -162,7 +200,9 @@ absl::StatusOr<std::unique_ptr<RunningProcess>> RunningProcess::Start(const Proc
     return absl::FailedPreconditionError(
         absl::StrCat("cannot start ", plan.exe, ": ", std::strerror(child_errno)));
   }
-  ::setpgid(pid, pid);  // also done in the child; whichever runs first wins the race
+  // Also done in the child; whichever runs first wins the race. A pty child calls setsid(),
+  // which would fail if we had made it a group leader first.
+  if (!spec.pty) ::setpgid(pid, pid);
   proc->pid_ = pid;
   proc->started_ = std::chrono::steady_clock::now();
   proc->pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
@@ -188,7 +228,17 @@ RunningProcess::~RunningProcess() {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
   }
-  for (int* fd : {&pidfd_, &out_fd_, &err_fd_, &result_fd_, &stdin_fd_, &wake_fd_}) CloseFd(*fd);
+  for (int* fd : {&pidfd_, &out_fd_, &err_fd_, &result_fd_, &stdin_fd_, &wake_fd_, &pty_master_})
+    CloseFd(*fd);
+}
+
+absl::Status RunningProcess::Resize(uint16_t rows, uint16_t cols) {
+  if (pty_master_ < 0) return absl::FailedPreconditionError("not running on a pty");
+  struct winsize ws = {};
+  ws.ws_row = rows;
+  ws.ws_col = cols;
+  if (::ioctl(pty_master_, TIOCSWINSZ, &ws) != 0) return Errno("TIOCSWINSZ");
+  return absl::OkStatus();
 }
 
 void RunningProcess::Wake() {

@@ -30,8 +30,9 @@ namespace config {
 inline constexpr std::chrono::milliseconds kDrainAfterExit{300};
 // Largest chunk sent in one Output message; smaller chunks go out as soon as they arrive.
 inline constexpr size_t kOutputChunkBytes = 64 << 10;
-// Cap on a test's result-pipe bytes: a TestReport is small; anything larger is a bug.
-inline constexpr size_t kMaxResultBytes = 16 << 20;
+// Cap on a test's result-pipe bytes: a TestReport is small, and the TestResult carrying it
+// must fit one frame (wire.h kMaxPayloadBytes).
+inline constexpr size_t kMaxResultBytes = 3 << 20;
 inline constexpr const char* kDefaultPath =
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 }  // namespace config
@@ -43,6 +44,10 @@ struct ProcessSpec {
   std::string cgroup_dir;                  // absolute cgroup directory; "" = stay where we are
   std::chrono::milliseconds timeout{0};    // 0 = none
   bool stdin_open = false;
+  // Run on a new pseudo-terminal (its own session, the terminal as controlling tty): output
+  // comes merged as STREAM_STDOUT and stdin is typed into the terminal.
+  bool pty = false;
+  uint16_t pty_rows = 24, pty_cols = 80;
   // When >= 0 a pipe's write end is placed at this fd number in the child and everything
   // written to it is returned in ProcessOutcome::result.
   int result_fd = -1;
@@ -75,6 +80,8 @@ class RunningProcess {
   void Cancel();
   // Queues stdin bytes (only with stdin_open); eof closes the child's stdin. Thread-safe.
   void WriteStdin(std::string data, bool eof);
+  // Sets the terminal size (pty only). Thread-safe.
+  absl::Status Resize(uint16_t rows, uint16_t cols);
 
   pid_t pid() const { return pid_; }
 
@@ -86,6 +93,7 @@ class RunningProcess {
   int pidfd_ = -1;
   int out_fd_ = -1, err_fd_ = -1, result_fd_ = -1, stdin_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: Cancel() and WriteStdin() wake Wait()
+  int pty_master_ = -1;  // for Resize; reading and writing use dups in out_fd_/stdin_fd_
   std::chrono::milliseconds timeout_{0};
   std::chrono::steady_clock::time_point started_;
   std::atomic<bool> cancelled_{false};

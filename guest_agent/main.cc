@@ -51,8 +51,9 @@ frames on the virtio-serial port named "ktstr.agent" and prints KTSTR_AGENT_READ
                     kernel-log access, Shutdown exits the process instead of powering off
   --channel=SPEC    vport (default), vport:NAME, unix:PATH (connect to a listening socket),
                     dev:PATH (a character device)
-  --host-gone-s=N   power off when the host has been disconnected for N seconds after having
-                    connected once (0 = never, the default: warm-pool snapshots disconnect)
+  --host-gone-s=N   power off (with --no-pid1: exit) when the host has been disconnected for
+                    N seconds after having connected once (0 = never, the default: warm-pool
+                    snapshots disconnect)
   --verbose         debug logging
   --help            this text
 )";
@@ -120,6 +121,7 @@ int RunAgent(const Flags& flags, bool in_vm) {
     // A virtio port reads 0 (or fails) while no host is connected: wait for the next one.
     if (had_host && flags.host_gone_s > 0 &&
         std::chrono::steady_clock::now() - last_seen > std::chrono::seconds(flags.host_gone_s)) {
+      if (!in_vm) break;  // never power off the machine a --no-pid1 agent runs on
       ConsoleLine("ktstr-agent: host gone, powering off");
       server.CancelAll();
       PowerOff(false);
