@@ -73,7 +73,7 @@ absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::StartVm(Pool* pool, bool clo
   absl::StatusOr<std::unique_ptr<vmm::Vm>> vm;
   vmm::BootFailure failure;
   if (clone) {
-    vmm::Snapshot* snap;
+    vmm::VmTemplate* snap;
     {
       absl::MutexLock lock(&mu_);
       snap = pool->snapshot.get();
@@ -81,7 +81,7 @@ absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::StartVm(Pool* pool, bool clo
     if (snap == nullptr) return absl::FailedPreconditionError("no snapshot");
     vm = snap->StartClone();
   } else {
-    vm = vmm::Vm::Boot(SpecFor(pool->key), &failure);
+    vm = launcher_->Boot(SpecFor(pool->key), &failure);
   }
   if (!vm.ok()) {
     return absl::Status(vm.status().code(),
@@ -118,7 +118,7 @@ absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::StartVm(Pool* pool, bool clo
 absl::Status WarmPool::BuildTemplate(Pool* pool) {
   const absl::Time t0 = absl::Now();
   vmm::BootFailure failure;
-  absl::StatusOr<std::unique_ptr<vmm::Vm>> vm = vmm::Vm::Boot(SpecFor(pool->key), &failure);
+  absl::StatusOr<std::unique_ptr<vmm::Vm>> vm = launcher_->Boot(SpecFor(pool->key), &failure);
   if (!vm.ok()) {
     return absl::Status(vm.status().code(),
                         absl::StrCat("template boot failed: ", vm.status().message(), "\n",
@@ -127,7 +127,7 @@ absl::Status WarmPool::BuildTemplate(Pool* pool) {
   RecordQemuPid(options_.qemu_pids_dir, (*vm)->pid());
   pid_t pid = (*vm)->pid();
   double boot_s = absl::ToDoubleSeconds(absl::Now() - t0);
-  absl::StatusOr<std::unique_ptr<vmm::Snapshot>> snap = vmm::Snapshot::Take(std::move(*vm));
+  absl::StatusOr<std::unique_ptr<vmm::VmTemplate>> snap = launcher_->SaveTemplate(std::move(*vm));
   ForgetQemuPid(options_.qemu_pids_dir, pid);
   absl::MutexLock lock(&mu_);
   pool->template_boot_s = boot_s;
