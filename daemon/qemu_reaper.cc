@@ -13,6 +13,7 @@
 namespace ktstr::daemon {
 
 void RecordQemuPid(const std::string& dir, pid_t pid) {
+  if (pid <= 0) return;  // fakes have no process
   if (!MakeDirs(dir, 0700).ok()) return;
   (void)WriteFileAtomically(absl::StrCat(dir, "/", pid), absl::StrCat(pid, "\n"));
 }

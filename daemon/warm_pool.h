@@ -9,6 +9,7 @@
 #define KTSTR_DAEMON_WARM_POOL_H_
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -41,6 +42,9 @@ struct WarmPoolOptions {
   uint32_t default_target = 1;  // ready clones per key once jobs of that key were seen
   bool snapshots = true;        // false: every VM boots cold (and says so)
   absl::Duration boot_timeout = absl::Seconds(240);  // TCG on a loaded host
+  // Connects to a fresh VM's agent and sets its clock (Hello with the host time). Empty =
+  // the real AgentClient; pool tests with vmm's FakeLauncher (no guest) replace it.
+  std::function<absl::StatusOr<std::unique_ptr<agent::AgentClient>>(vmm::Vm&)> connect_agent;
 };
 
 struct PoolVmKey {
