@@ -179,7 +179,7 @@ int DaemonCommand(const ConnectOptions& opts, const Args& args) {
   const char* usage = "ktstr-client daemon status | stop [--drain]";
   if (args.empty()) return Usage(usage);
   ConnectOptions no_start = opts;
-  no_start.autostart = args[0] == "status" ? opts.autostart : false;
+  no_start.autostart = false;  // asking about (or stopping) a daemon never starts one
   absl::StatusOr<Connection> c = Connect(no_start);
   if (!c.ok()) return Fail(c.status());
   if (args[0] == "status") {

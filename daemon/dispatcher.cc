@@ -81,10 +81,6 @@ std::string Dispatcher::NewRunId() {
 absl::Status Dispatcher::ValidateJob(const ktstr::v1::JobSpec& spec, JobSlot* slot) {
   if (spec.test_name().empty()) return absl::InvalidArgumentError("job without a test_name");
   if (absl::Status s = ValidateShape(spec.shape()); !s.ok()) return s;
-  if (spec.has_scheduler() && spec.scheduler().has_binary()) {
-    return absl::UnimplementedError(
-        "sched_ext scheduler binaries are not supported by this ktstrd yet (EEVDF only)");
-  }
   absl::StatusOr<ResolvedKernel> kernel = kernels_->Resolve(spec.kernel());
   if (!kernel.ok()) return kernel.status();
   absl::StatusOr<std::string> bin = artifacts_->VerifiedPath(spec.test_binary().sha256());
@@ -111,6 +107,27 @@ absl::Status Dispatcher::ValidateJob(const ktstr::v1::JobSpec& spec, JobSlot* sl
                                                           ": ", p.status().message()));
     }
     r.files.push_back({*p, f.guest_path(), f.mode() ? f.mode() : 0644});
+  }
+  if (spec.has_scheduler() && spec.scheduler().has_binary()) {
+    absl::StatusOr<std::string> sched = artifacts_->VerifiedPath(spec.scheduler().binary().sha256());
+    if (!sched.ok()) {
+      return absl::Status(sched.status().code(), absl::StrCat("scheduler binary: ",
+                                                              sched.status().message()));
+    }
+    r.scheduler_binary_path = *sched;
+    for (const auto& f : spec.scheduler().support_files()) {
+      absl::StatusOr<std::string> p = artifacts_->VerifiedPath(f.artifact().sha256());
+      if (!p.ok() || f.guest_path().empty() || f.guest_path()[0] != '/' ||
+          f.guest_path().find("..") != std::string::npos) {
+        return p.ok() ? absl::InvalidArgumentError(absl::StrCat(
+                            "scheduler support file guest_path must be absolute without '..': '",
+                            f.guest_path(), "'"))
+                      : absl::Status(p.status().code(), absl::StrCat("scheduler support file ",
+                                                                     f.guest_path(), ": ",
+                                                                     p.status().message()));
+      }
+      r.scheduler_files.push_back({*p, f.guest_path(), f.mode() ? f.mode() : 0644});
+    }
   }
   uint32_t duration = spec.duration_s() ? spec.duration_s() : options_.default_duration_s;
   r.timeout_s = spec.timeout_s() ? spec.timeout_s()

@@ -202,6 +202,13 @@ TEST_F(DispatcherTest, RejectsInvalidSubmissions) {
   *missing.add_jobs() = Job("x");
   missing.mutable_jobs(0)->mutable_test_binary()->set_sha256(Sha256Hex("never uploaded"));
   EXPECT_EQ(dispatcher_->Submit(missing, alice_).status().code(), absl::StatusCode::kNotFound);
+  ktstr::v1::RunSpec missing_sched;
+  *missing_sched.add_jobs() = Job("x");
+  missing_sched.mutable_jobs(0)->mutable_scheduler()->mutable_binary()->set_sha256(
+      Sha256Hex("no such scheduler"));
+  auto ms = dispatcher_->Submit(missing_sched, alice_).status();
+  EXPECT_EQ(ms.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(ms.message().find("scheduler binary"), absl::string_view::npos) << ms;
   EXPECT_EQ(dispatcher_->ListRuns(alice_, 0, false, "")->size(), 0u);
 }
 

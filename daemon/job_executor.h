@@ -37,6 +37,8 @@ struct JobRequest {
   std::string kernel_image_path;
   std::string test_binary_path;          // host path of the test binary
   std::vector<GuestFileSource> files;    // support files (shared libraries, includes)
+  std::string scheduler_binary_path;     // host path of the sched_ext loader; "" = EEVDF
+  std::vector<GuestFileSource> scheduler_files;  // the loader's libraries
   std::string log_dir;                   // where to keep console.log etc.
   uint32_t timeout_s = 0;                // the whole job's limit (the dispatcher enforces it)
 };

@@ -23,7 +23,9 @@
 namespace ktstr::daemon {
 namespace {
 
-std::string Sock() { return absl::StrCat("/tmp/ktstr_vmit_", getpid(), "/ktstrd.sock"); }
+// The test process's pid, fixed once: forked children must use the same paths.
+const pid_t kTestPid = getpid();
+std::string Sock() { return absl::StrCat("/tmp/ktstr_vmit_", kTestPid, "/ktstrd.sock"); }
 std::string State() { return std::string(getenv("TEST_TMPDIR")) + "/state"; }
 
 pid_t StartDaemon() {
@@ -37,7 +39,8 @@ pid_t StartDaemon() {
     _exit(127);
   }
   auto ch = grpc::CreateChannel("unix:" + Sock(), grpc::InsecureChannelCredentials());
-  EXPECT_TRUE(ch->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(60))));
+  EXPECT_TRUE(ch->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(60))))
+      << "ktstrd did not come up:\n" << ReadFileToString(State() + ".log").value_or("");
   return pid;
 }
 
@@ -72,7 +75,7 @@ int StoredVerdict(const std::string& test_name) {
 class KtstrdVmTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    RemoveTree(absl::StrCat("/tmp/ktstr_vmit_", getpid()));
+    RemoveTree(absl::StrCat("/tmp/ktstr_vmit_", kTestPid));
     daemon_ = StartDaemon();
   }
   static void TearDownTestSuite() {
@@ -80,7 +83,7 @@ class KtstrdVmTest : public ::testing::Test {
       kill(daemon_, SIGTERM);
       waitpid(daemon_, nullptr, 0);
     }
-    RemoveTree(absl::StrCat("/tmp/ktstr_vmit_", getpid()));
+    RemoveTree(absl::StrCat("/tmp/ktstr_vmit_", kTestPid));
   }
   static pid_t daemon_;
 };
@@ -95,7 +98,7 @@ TEST_F(KtstrdVmTest, ExampleTestPassesInAVmAndIsStored) {
   // The pool now keeps a ready clone of this shape; the next run takes it.
   for (int i = 0; i < 600; ++i) {
     Client({"pool", "status"}, &out);
-    if (absl::StrContains(out, "1n1l2c1t        1")) break;
+    if (absl::StrContains(out, "1n1l2c1t/2048M       1")) break;
     absl::SleepFor(absl::Milliseconds(500));
   }
   EXPECT_EQ(Client({"test", "scheduler_tests/example_tests", "-E", "steady", "--json"}, &out), 0)

@@ -13,6 +13,7 @@
 namespace ktstr::daemon {
 
 void RecordQemuPid(const std::string& dir, pid_t pid) {
+  if (pid <= 0) return;  // fakes have no process
   if (!MakeDirs(dir, 0700).ok()) return;
   (void)WriteFileAtomically(absl::StrCat(dir, "/", pid), absl::StrCat(pid, "\n"));
 }
@@ -28,8 +29,13 @@ int KillRecordedQemus(const std::string& dir) {
   while (dirent* e = readdir(d)) {
     pid_t pid = 0;
     if (!absl::SimpleAtoi(e->d_name, &pid) || pid <= 1) continue;
-    absl::StatusOr<std::string> comm = ReadFileToString(absl::StrCat("/proc/", pid, "/comm"));
-    if (comm.ok() && absl::StartsWith(*comm, "qemu")) {
+    // argv[0]'s basename must be qemu-system-*: comm ("qemu...") alone would also match
+    // other programs whose names start with "qemu".
+    absl::StatusOr<std::string> cmdline =
+        ReadFileToString(absl::StrCat("/proc/", pid, "/cmdline"));
+    std::string argv0 = cmdline.ok() ? std::string(cmdline->c_str()) : "";
+    argv0 = argv0.substr(argv0.rfind('/') + 1);
+    if (absl::StartsWith(argv0, "qemu-system")) {
       spdlog::warn("killing QEMU pid {} left by a previous ktstrd", pid);
       if (kill(pid, SIGKILL) == 0) ++killed;
     }

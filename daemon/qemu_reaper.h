@@ -12,8 +12,8 @@ namespace ktstr::daemon {
 
 void RecordQemuPid(const std::string& dir, pid_t pid);
 void ForgetQemuPid(const std::string& dir, pid_t pid);
-// SIGKILLs every recorded pid that is still a QEMU process (checked through
-// /proc/<pid>/comm, so a reused pid of another program is never killed) and clears the
+// SIGKILLs every recorded pid that is still a QEMU process (argv[0] from /proc/<pid>/cmdline
+// is qemu-system-*, so a reused pid of another program is never killed) and clears the
 // records. Returns how many were killed.
 int KillRecordedQemus(const std::string& dir);
 

@@ -46,6 +46,7 @@ void FillScheduler(const TestResult& r, Verdict* v) {
   }
   auto* o = v->mutable_scheduler();
   o->set_name(s.ops_name());
+  o->set_exit_kind(s.exit_kind());
   o->set_exit_reason(s.exit_kind_text());
   o->set_exit_detail(s.exit_detail());
   o->set_process_exit_code(s.exit_code());

@@ -85,12 +85,14 @@ TEST(MergeVerdict, SchedulerFateBeatsTestOutcome) {
   auto* s = in.agent_result->mutable_scheduler();
   s->set_state(ktstr::agent::v1::SCHEDULER_STATE_EJECTED);
   s->set_exit_kind_text("runnable task stall");
+  s->set_exit_kind(ktstr::v1::SCHED_EXIT_KIND_STALL);
   s->set_exit_detail("scx_fifo: stress[12] failed to run for 7.5s");
   auto v = MergeVerdict(in);
   EXPECT_EQ(v.kind(), ktstr::v1::VERDICT_KIND_SCHED_EJECTED);
   EXPECT_EQ(v.reason(),
             "scheduler ejected: runnable task stall: scx_fifo: stress[12] failed to run for 7.5s");
   EXPECT_EQ(v.scheduler().exit_reason(), "runnable task stall");
+  EXPECT_EQ(v.scheduler().exit_kind(), ktstr::v1::SCHED_EXIT_KIND_STALL);
 
   s->set_state(ktstr::agent::v1::SCHEDULER_STATE_DIED);
   s->set_exit_code(-1);

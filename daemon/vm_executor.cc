@@ -189,6 +189,17 @@ ExecutionOutcome VmExecutor::Execute(const JobRequest& req, const JobProgress& p
     put = agent.PutFile(f.host_path, f.guest_path, f.mode, deadline).status();
     lib_dirs.insert(f.guest_path.substr(0, f.guest_path.rfind('/')));
   }
+  // The scheduler under test: its loader goes to /opt/ktstr/sched/scheduler, its libraries
+  // to their paths; the agent starts and watches it around the test.
+  const std::string guest_sched = "/opt/ktstr/sched/scheduler";
+  if (put.ok() && !req.scheduler_binary_path.empty()) {
+    put = agent.PutFile(req.scheduler_binary_path, guest_sched, 0755, deadline).status();
+    for (const GuestFileSource& f : req.scheduler_files) {
+      if (!put.ok()) break;
+      put = agent.PutFile(f.host_path, f.guest_path, f.mode, deadline).status();
+      lib_dirs.insert(f.guest_path.substr(0, f.guest_path.rfind('/')));
+    }
+  }
   std::optional<agent::v1::TestResult> result;
   if (!put.ok()) {
     out.infra_error = absl::StrCat("putting files in the guest failed: ", put.message());
@@ -201,6 +212,21 @@ ExecutionOutcome VmExecutor::Execute(const JobRequest& req, const JobProgress& p
     run.set_timeout_ms(static_cast<uint32_t>(
         std::max<int64_t>(1000, absl::ToInt64Milliseconds(deadline - absl::Now()))));
     if (!lib_dirs.empty()) (*run.mutable_env())["LD_LIBRARY_PATH"] = absl::StrJoin(lib_dirs, ":");
+    if (!req.scheduler_binary_path.empty()) {
+      const ktstr::v1::SchedulerSpec& ss = req.spec.scheduler();
+      agent::v1::SchedulerLaunch* l = run.mutable_scheduler();
+      l->set_name(ss.name());
+      l->set_binary_path(guest_sched);
+      for (const auto& a : ss.args()) l->add_args(a);
+      for (const auto& sc : ss.sysctls()) {
+        agent::v1::Sysctl* c = l->add_sysctls();
+        c->set_key(sc.key());
+        c->set_value(sc.value());
+      }
+      // 30 s under TCG leaves the BPF verifier time (scheduler.proto's default).
+      l->set_attach_timeout_ms(ss.attach_timeout_ms() ? ss.attach_timeout_ms() : 30000);
+      l->set_expected_ops_name(ss.expected_ops_name());
+    }
     progress.started();
     LineSplitter out_lines([&](const std::string& l) {
       progress.output(ktstr::v1::JobOutput::STREAM_STDOUT, l);

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "daemon/job_executor.h"
 #include "daemon/warm_pool.h"
+#include "vmm/qemu_vm.h"
 
 namespace ktstr::daemon {
 
@@ -37,10 +38,10 @@ class VmExecutor : public JobExecutor {
   std::string accelerator() override;
   void Shutdown() override { pool_.Shutdown(); }
 
-  // The kernel image for a key (remembered from NoteDemand) for SetPoolTarget.
  private:
   explicit VmExecutor(VmExecutorOptions options)
-      : options_(std::move(options)), pool_(options_.pool) {}
+      : options_(std::move(options)),
+        pool_(options_.pool, std::make_unique<vmm::QemuLauncher>()) {}
 
   const VmExecutorOptions options_;
   WarmPool pool_;

@@ -16,6 +16,23 @@ std::string Tail(const std::string& s, size_t n) {
   return s.size() <= n ? s : s.substr(s.size() - n);
 }
 
+// Connects to the VM's agent and says Hello with the host's time: a clone's wall clock lags
+// by the snapshot's age.
+absl::StatusOr<std::unique_ptr<agent::AgentClient>> ConnectAgent(vmm::Vm& vm) {
+  absl::StatusOr<std::unique_ptr<agent::AgentClient>> client =
+      agent::AgentClient::Connect(vm.channel_socket_path(), In(config::kAgentConnectTimeout));
+  if (!client.ok()) {
+    return absl::UnavailableError(absl::StrCat("the guest agent did not answer: ",
+                                               client.status().message()));
+  }
+  agent::v1::Hello hello;
+  hello.set_host_time_unix_ns(absl::ToUnixNanos(absl::Now()));
+  if (auto r = (*client)->Hello(hello, In(config::kAgentConnectTimeout)); !r.ok()) {
+    return absl::UnavailableError(absl::StrCat("agent Hello failed: ", r.status().message()));
+  }
+  return client;
+}
+
 }  // namespace
 
 std::string PoolVmKey::Name() const {
@@ -73,7 +90,7 @@ absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::StartVm(Pool* pool, bool clo
   absl::StatusOr<std::unique_ptr<vmm::Vm>> vm;
   vmm::BootFailure failure;
   if (clone) {
-    vmm::Snapshot* snap;
+    vmm::VmTemplate* snap;
     {
       absl::MutexLock lock(&mu_);
       snap = pool->snapshot.get();
@@ -81,7 +98,7 @@ absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::StartVm(Pool* pool, bool clo
     if (snap == nullptr) return absl::FailedPreconditionError("no snapshot");
     vm = snap->StartClone();
   } else {
-    vm = vmm::Vm::Boot(SpecFor(pool->key), &failure);
+    vm = launcher_->Boot(SpecFor(pool->key), &failure);
   }
   if (!vm.ok()) {
     return absl::Status(vm.status().code(),
@@ -92,18 +109,9 @@ absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::StartVm(Pool* pool, bool clo
   }
   leased->vm = std::move(*vm);
   RecordQemuPid(options_.qemu_pids_dir, leased->vm->pid());
-  absl::StatusOr<std::unique_ptr<agent::AgentClient>> client = agent::AgentClient::Connect(
-      leased->vm->channel_socket_path(), In(config::kAgentConnectTimeout));
-  if (!client.ok()) {
-    return absl::UnavailableError(absl::StrCat("the guest agent did not answer: ",
-                                               client.status().message()));
-  }
-  // A clone's wall clock lags by the snapshot's age; Hello sets it to the host's.
-  agent::v1::Hello hello;
-  hello.set_host_time_unix_ns(absl::ToUnixNanos(absl::Now()));
-  if (auto r = (*client)->Hello(hello, In(config::kAgentConnectTimeout)); !r.ok()) {
-    return absl::UnavailableError(absl::StrCat("agent Hello failed: ", r.status().message()));
-  }
+  absl::StatusOr<std::unique_ptr<agent::AgentClient>> client =
+      options_.connect_agent ? options_.connect_agent(*leased->vm) : ConnectAgent(*leased->vm);
+  if (!client.ok()) return client.status();
   leased->agent = std::move(*client);
   leased->warm = clone;
   leased->ready_s = absl::ToDoubleSeconds(absl::Now() - t0);
@@ -118,7 +126,7 @@ absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::StartVm(Pool* pool, bool clo
 absl::Status WarmPool::BuildTemplate(Pool* pool) {
   const absl::Time t0 = absl::Now();
   vmm::BootFailure failure;
-  absl::StatusOr<std::unique_ptr<vmm::Vm>> vm = vmm::Vm::Boot(SpecFor(pool->key), &failure);
+  absl::StatusOr<std::unique_ptr<vmm::Vm>> vm = launcher_->Boot(SpecFor(pool->key), &failure);
   if (!vm.ok()) {
     return absl::Status(vm.status().code(),
                         absl::StrCat("template boot failed: ", vm.status().message(), "\n",
@@ -127,7 +135,7 @@ absl::Status WarmPool::BuildTemplate(Pool* pool) {
   RecordQemuPid(options_.qemu_pids_dir, (*vm)->pid());
   pid_t pid = (*vm)->pid();
   double boot_s = absl::ToDoubleSeconds(absl::Now() - t0);
-  absl::StatusOr<std::unique_ptr<vmm::Snapshot>> snap = vmm::Snapshot::Take(std::move(*vm));
+  absl::StatusOr<std::unique_ptr<vmm::VmTemplate>> snap = launcher_->SaveTemplate(std::move(*vm));
   ForgetQemuPid(options_.qemu_pids_dir, pid);
   absl::MutexLock lock(&mu_);
   pool->template_boot_s = boot_s;

@@ -9,6 +9,7 @@
 #define KTSTR_DAEMON_WARM_POOL_H_
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -21,7 +22,6 @@
 #include "absl/time/time.h"
 #include "guest_agent/agent_client.h"
 #include "proto/ktstr/v1/pool.pb.h"
-#include "vmm/snapshot.h"
 #include "vmm/vm.h"
 
 namespace ktstr::daemon {
@@ -42,6 +42,9 @@ struct WarmPoolOptions {
   uint32_t default_target = 1;  // ready clones per key once jobs of that key were seen
   bool snapshots = true;        // false: every VM boots cold (and says so)
   absl::Duration boot_timeout = absl::Seconds(240);  // TCG on a loaded host
+  // Connects to a fresh VM's agent and sets its clock (Hello with the host time). Empty =
+  // the real AgentClient; pool tests with vmm's FakeLauncher (no guest) replace it.
+  std::function<absl::StatusOr<std::unique_ptr<agent::AgentClient>>(vmm::Vm&)> connect_agent;
 };
 
 struct PoolVmKey {
@@ -68,7 +71,9 @@ enum class LeaseMode { kAny, kForceCold, kForceFreshClone };
 
 class WarmPool {
  public:
-  explicit WarmPool(WarmPoolOptions options) : options_(std::move(options)) {}
+  // `launcher` boots VMs and saves templates (vmm::QemuLauncher in ktstrd).
+  WarmPool(WarmPoolOptions options, std::unique_ptr<vmm::VmLauncher> launcher)
+      : options_(std::move(options)), launcher_(std::move(launcher)) {}
   ~WarmPool();  // Shutdown()
 
   // Jobs of this key are queued: start its pool (template + target clones).
@@ -87,7 +92,7 @@ class WarmPool {
   struct Pool {
     PoolVmKey key;
     uint32_t target = 0;
-    std::unique_ptr<vmm::Snapshot> snapshot;
+    std::unique_ptr<vmm::VmTemplate> snapshot;
     bool snapshot_failed = false;
     std::string mode_reason;
     std::deque<std::unique_ptr<LeasedVm>> ready;
@@ -109,6 +114,7 @@ class WarmPool {
   ktstr::v1::PoolStatus StatusLocked(const Pool& p) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const WarmPoolOptions options_;
+  const std::unique_ptr<vmm::VmLauncher> launcher_;
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<Pool>> pools_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
