@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "vmm/snapshot.h"
 #include "vmm/topology.h"
+#include "vmm/qemu_vm.h"
 #include "vmm/vm.h"
 
 namespace ktstr::agent {
@@ -54,7 +55,7 @@ TEST(AgentSnapshotVmTest, ClonesOfATemplateAnswerWithTheirOwnStateAndClock) {
   spec.boot_timeout = absl::Seconds(240);
   spec.lifetime = absl::Minutes(10);
   vmm::BootFailure failure;
-  auto vm = vmm::Vm::Boot(spec, &failure);
+  auto vm = vmm::QemuVm::Boot(spec, &failure);
   ASSERT_TRUE(vm.ok()) << vm.status() << "\n" << failure.console;
   {
     // The template is used once (as the pool would, to check it), then left idle.

@@ -21,6 +21,7 @@
 #include "guest_agent/put_closure.h"
 #include "gtest/gtest.h"
 #include "vmm/topology.h"
+#include "vmm/qemu_vm.h"
 #include "vmm/vm.h"
 
 namespace ktstr::agent {
@@ -68,7 +69,7 @@ class AgentVmTest : public ::testing::Test {
     spec.lifetime = absl::Minutes(15);
     // Connect while the guest is still booting: the socket exists before the guest opens its
     // port, so the client's pings queue in QEMU until the agent starts reading (vm.md §2).
-    auto vm = vmm::Vm::Launch(spec, vmm::LaunchOptions{});
+    auto vm = vmm::QemuVm::Launch(spec, vmm::LaunchOptions{});
     ASSERT_TRUE(vm.ok()) << vm.status();
     vm_ = vm->release();
     absl::Time t0 = absl::Now();
@@ -102,12 +103,12 @@ class AgentVmTest : public ::testing::Test {
   }
 
   static std::string* initrd_;
-  static vmm::Vm* vm_;
+  static vmm::QemuVm* vm_;
   static AgentClient* client_;
 };
 
 std::string* AgentVmTest::initrd_ = nullptr;
-vmm::Vm* AgentVmTest::vm_ = nullptr;
+vmm::QemuVm* AgentVmTest::vm_ = nullptr;
 AgentClient* AgentVmTest::client_ = nullptr;
 
 TEST_F(AgentVmTest, HelloReportsTheTopologyTheVmWasGiven) {
