@@ -1,5 +1,7 @@
 #include "client/printer.h"
 
+#include "proto/verdict_names.h"
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -7,22 +9,7 @@
 
 namespace ktstr::client {
 
-std::string StatusWord(ktstr::v1::VerdictKind kind) {
-  switch (kind) {
-    case ktstr::v1::VERDICT_KIND_PASS: return "PASS";
-    case ktstr::v1::VERDICT_KIND_FAIL: return "FAIL";
-    case ktstr::v1::VERDICT_KIND_SKIP: return "SKIP";
-    case ktstr::v1::VERDICT_KIND_TIMEOUT: return "TIMEOUT";
-    case ktstr::v1::VERDICT_KIND_VM_CRASH: return "CRASH";
-    case ktstr::v1::VERDICT_KIND_SCHED_DIED: return "SCHED_DIED";
-    case ktstr::v1::VERDICT_KIND_SCHED_NOT_ATTACHED: return "NOT_ATTACHED";
-    case ktstr::v1::VERDICT_KIND_SCHED_EJECTED: return "EJECTED";
-    case ktstr::v1::VERDICT_KIND_INFRA_ERROR: return "ERROR";
-    case ktstr::v1::VERDICT_KIND_CANCELLED: return "CANCELLED";
-    case ktstr::v1::VERDICT_KIND_INTERRUPTED: return "INTERRUPTED";
-    default: return "UNKNOWN";
-  }
-}
+std::string StatusWord(ktstr::v1::VerdictKind kind) { return ktstr::v1::VerdictKindName(kind); }
 
 namespace {
 void AppendIndented(std::string* out, const std::string& text, const char* indent) {

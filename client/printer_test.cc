@@ -78,6 +78,12 @@ TEST(TopologyArg, BothFormsAndErrors) {
   EXPECT_EQ(ParseTopologyArg("1,2,4").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ParseTopologyArg("1,0,4,1").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ParseTopologyArg("big").status().code(), absl::StatusCode::kInvalidArgument);
+  // vmm's rules and presets: LLCs must divide into nodes; presets resolve by name.
+  EXPECT_EQ(ParseTopologyArg("2,3,2,1").status().code(), absl::StatusCode::kInvalidArgument);
+  auto p = ParseTopologyArg("tiny-2llc");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->llcs(), 2u);
+  EXPECT_EQ(p->cores_per_llc(), 2u);
 }
 
 }  // namespace

@@ -1,34 +1,26 @@
 #include "client/topology_arg.h"
 
-#include <regex>
-
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "vmm/topology.h"
 
 namespace ktstr::client {
 
+// vmm owns the topology rules and the gauntlet presets, so `--topology` accepts exactly what
+// a VM can be booted with, with the same messages the daemon would give.
 absl::StatusOr<ktstr::v1::Topology> ParseTopologyArg(const std::string& s) {
-  static const std::regex kComma(R"(^(\d+),(\d+),(\d+),(\d+)$)");
-  static const std::regex kCompact(R"(^(\d+)n(\d+)l(\d+)c(\d+)t$)");
-  std::smatch m;
-  if (!std::regex_match(s, m, kComma) && !std::regex_match(s, m, kCompact)) {
+  absl::StatusOr<vmm::Topology> t = vmm::FindPreset(s);
+  if (!t.ok()) t = vmm::ParseTopology(s);
+  if (!t.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "invalid topology '", s, "': use N,L,C,T (NUMA nodes, LLCs, cores per LLC, threads "
-        "per core), e.g. 1,2,4,1 or 1n2l4c1t"));
+        t.status().message(), " (use N,L,C,T — NUMA nodes, LLCs, cores per LLC, threads per "
+        "core — e.g. 1,2,4,1 or 1n2l4c1t, or a preset name such as tiny-2llc)"));
   }
-  uint32_t v[4];
-  for (int i = 0; i < 4; ++i) {
-    if (!absl::SimpleAtoi(m[i + 1].str(), &v[i]) || v[i] == 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("invalid topology '", s, "': every count must be at least 1"));
-    }
-  }
-  ktstr::v1::Topology t;
-  t.set_numa_nodes(v[0]);
-  t.set_llcs(v[1]);
-  t.set_cores_per_llc(v[2]);
-  t.set_threads_per_core(v[3]);
-  return t;
+  ktstr::v1::Topology out;
+  out.set_numa_nodes(t->numa_nodes);
+  out.set_llcs(t->llcs);
+  out.set_cores_per_llc(t->cores_per_llc);
+  out.set_threads_per_core(t->threads_per_core);
+  return out;
 }
 
 }  // namespace ktstr::client

@@ -364,7 +364,7 @@ void Dispatcher::CompleteJob(const std::string& run_id, uint32_t index, Verdict 
   if (absl::Status s = results_->FinishJob(run_id, job); !s.ok()) {
     spdlog::error("storing the result of {} failed: {}", job.job_id(), s.ToString());
   }
-  spdlog::info("job {} {} {}", job.job_id(), VerdictKindName(job.verdict().kind()),
+  spdlog::info("job {} {} {}", job.job_id(), ktstr::v1::VerdictKindName(job.verdict().kind()),
                job.verdict().reason());
   absl::MutexLock lock(&mu_);
   RunEntry& entry = *runs_.at(run_id);

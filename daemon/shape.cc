@@ -3,28 +3,52 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "vmm/topology.h"
 
 namespace ktstr::daemon {
+namespace {
 
+// The proto carries uint32 counts; vmm's Topology uses int. Any single count above the CPU
+// ceiling is invalid anyway, and rejecting it first keeps the products from overflowing.
+bool CountsInRange(const ktstr::v1::Topology& t) {
+  for (uint32_t n : {t.numa_nodes(), t.llcs(), t.cores_per_llc(), t.threads_per_core()}) {
+    if (n > static_cast<uint32_t>(vmm::config::kMaxCpus)) return false;
+  }
+  return true;
+}
+
+vmm::Topology ToVmm(const ktstr::v1::Topology& t) {
+  return vmm::Topology{.numa_nodes = static_cast<int>(t.numa_nodes()),
+                       .llcs = static_cast<int>(t.llcs()),
+                       .cores_per_llc = static_cast<int>(t.cores_per_llc()),
+                       .threads_per_core = static_cast<int>(t.threads_per_core())};
+}
+
+}  // namespace
+
+// The rules are vmm's (the layer that must boot the shape); this only adapts the proto and
+// says which field was wrong in the client's terms.
 absl::Status ValidateShape(const ktstr::v1::VmShape& shape) {
   const auto& t = shape.topology();
-  if (t.numa_nodes() < 1 || t.llcs() < 1 || t.cores_per_llc() < 1 ||
-      t.threads_per_core() < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid topology ", TopologyString(t),
-        ": numa_nodes, llcs, cores_per_llc and threads_per_core must all be >= 1"));
-  }
-  if (t.llcs() % t.numa_nodes() != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid topology ", TopologyString(t), ": llcs (", t.llcs(),
-        ") must be a multiple of numa_nodes (", t.numa_nodes(),
-        "): an LLC never straddles NUMA nodes"));
-  }
-  uint64_t cpus = uint64_t{t.llcs()} * t.cores_per_llc() * t.threads_per_core();
-  if (cpus > config::kMaxCpus) {
+  if (!CountsInRange(t)) {
     return absl::InvalidArgumentError(absl::StrCat("invalid topology ", TopologyString(t),
-                                                   ": ", cpus, " CPUs exceeds the limit of ",
-                                                   config::kMaxCpus));
+                                                   ": a count exceeds the limit of ",
+                                                   vmm::config::kMaxCpus, " CPUs"));
+  }
+  vmm::Topology topo = ToVmm(t);
+  if (absl::Status st = topo.Validate(); !st.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid topology ", TopologyString(t), ": ", st.message()));
+  }
+  if (shape.memory_mb() != 0) {
+    if (shape.memory_mb() > (1u << 30)) {
+      return absl::InvalidArgumentError(absl::StrCat("memory_mb ", shape.memory_mb(),
+                                                     " is not a plausible VM size"));
+    }
+    if (absl::Status st = vmm::ValidateMemory(topo, static_cast<int>(shape.memory_mb()));
+        !st.ok()) {
+      return absl::InvalidArgumentError(st.message());
+    }
   }
   return absl::OkStatus();
 }
@@ -35,7 +59,11 @@ uint32_t VcpuCount(const ktstr::v1::Topology& t) {
 
 uint32_t EffectiveMemoryMb(const ktstr::v1::VmShape& shape) {
   if (shape.memory_mb() != 0) return shape.memory_mb();
-  return std::max(VcpuCount(shape.topology()) * config::kMemoryPerCpuMb, config::kMinMemoryMb);
+  const uint32_t nodes = std::max<uint32_t>(shape.topology().numa_nodes(), 1);
+  uint32_t mb = std::max({VcpuCount(shape.topology()) * config::kMemoryPerCpuMb,
+                          static_cast<uint32_t>(vmm::config::kMinMemoryMb),
+                          nodes * static_cast<uint32_t>(vmm::config::kMinMemoryMbPerNode)});
+  return (mb + nodes - 1) / nodes * nodes;  // each node gets an equal share (vmm rule)
 }
 
 std::string TopologyString(const ktstr::v1::Topology& t) {

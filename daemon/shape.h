@@ -12,15 +12,12 @@
 namespace ktstr::daemon {
 
 namespace config {
-// topology.proto: total CPUs <= 252 (QEMU q35 without an IOMMU stops at 255 APIC ids, minus
-// room for the BSP layout).
-inline constexpr uint32_t kMaxCpus = 252;
-// Memory a shape gets when it asks for 0: max(cpus * 64, 256) MiB, the topology.proto rule.
+// Memory a shape gets when it asks for 0: max(cpus * 64, vmm's minimums) MiB, rounded up to
+// a multiple of the node count (topology.proto's rule; vmm/topology.h has the minimums).
 inline constexpr uint32_t kMemoryPerCpuMb = 64;
-inline constexpr uint32_t kMinMemoryMb = 256;
 }  // namespace config
 
-// INVALID_ARGUMENT with the rule that failed, e.g. "llcs (3) must be a multiple of
+// INVALID_ARGUMENT with the rule that failed (vmm's topology and memory rules), e.g. "llcs (3) must be a multiple of
 // numa_nodes (2): an LLC never straddles NUMA nodes".
 absl::Status ValidateShape(const ktstr::v1::VmShape& shape);
 uint32_t VcpuCount(const ktstr::v1::Topology& t);

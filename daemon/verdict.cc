@@ -164,21 +164,5 @@ ktstr::v1::Verdict MergeVerdict(const VerdictInputs& in) {
   return v;
 }
 
-const char* VerdictKindName(ktstr::v1::VerdictKind kind) {
-  switch (kind) {
-    case ktstr::v1::VERDICT_KIND_PASS: return "PASS";
-    case ktstr::v1::VERDICT_KIND_FAIL: return "FAIL";
-    case ktstr::v1::VERDICT_KIND_SKIP: return "SKIP";
-    case ktstr::v1::VERDICT_KIND_TIMEOUT: return "TIMEOUT";
-    case ktstr::v1::VERDICT_KIND_VM_CRASH: return "CRASH";
-    case ktstr::v1::VERDICT_KIND_SCHED_DIED: return "SCHED_DIED";
-    case ktstr::v1::VERDICT_KIND_SCHED_NOT_ATTACHED: return "NOT_ATTACHED";
-    case ktstr::v1::VERDICT_KIND_SCHED_EJECTED: return "EJECTED";
-    case ktstr::v1::VERDICT_KIND_INFRA_ERROR: return "ERROR";
-    case ktstr::v1::VERDICT_KIND_CANCELLED: return "CANCELLED";
-    case ktstr::v1::VERDICT_KIND_INTERRUPTED: return "INTERRUPTED";
-    default: return "UNKNOWN";
-  }
-}
 
 }  // namespace ktstr::daemon

@@ -7,6 +7,7 @@
 
 #include "proto/ktstr/agent/v1/agent.pb.h"
 #include "proto/ktstr/v1/verdict.pb.h"
+#include "proto/verdict_names.h"
 
 namespace ktstr::daemon {
 
@@ -49,8 +50,6 @@ ktstr::v1::Verdict MergeVerdict(const VerdictInputs& in);
 // True for crash kinds that end the guest (everything but WARNING).
 bool IsFatalCrash(ktstr::v1::CrashKind kind);
 
-// Short display name of a kind: "PASS", "FAIL", "TIMEOUT", ...
-const char* VerdictKindName(ktstr::v1::VerdictKind kind);
 
 }  // namespace ktstr::daemon
 

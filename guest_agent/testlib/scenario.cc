@@ -429,6 +429,10 @@ absl::StatusOr<AssertResult> Runner::Run(Backdrop backdrop, std::vector<Step> st
                       absl::StrFormat("scheduler (pid %d) died by the end of the scenario",
                                       ctx_.sched_pid.value_or(-1)));
   }
+  // A dead scheduler is the cause; the unfairness or gaps it left behind are symptoms. The
+  // first detail is what a reader (and the client's one-line reason) sees, so it leads.
+  std::stable_partition(result.details.begin(), result.details.end(),
+                        [](const AssertDetail& d) { return d.kind == DetailKind::kSchedulerDied; });
   return result;
 }
 
