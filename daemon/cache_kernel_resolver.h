@@ -18,7 +18,8 @@ absl::StatusOr<std::unique_ptr<KernelResolver>> NewCacheKernelResolver(
     std::string cache_root, std::string default_marker);
 
 // The cache root for a daemon: `flag_value` when set; in system mode
-// `<state_dir>/kernels`; else ${KTSTR_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/ktstr}/kernels.
+// `<state_dir>/kernels`; else ${KTSTR_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/ktstr}/kernels
+// (~ from the password database when HOME is unset, as under systemd or bazel test).
 absl::StatusOr<std::string> DaemonKernelCacheRoot(const std::string& flag_value,
                                                   bool system_mode,
                                                   const std::string& state_dir);
