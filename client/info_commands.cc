@@ -116,14 +116,14 @@ int PoolCommand(const ConnectOptions& opts, const Args& args) {
     printf("accelerator %s; budget %u/%u vCPUs, %lu/%lu MiB in use\n", resp.accelerator().c_str(),
            resp.vcpus_in_use(), resp.vcpu_budget(), resp.memory_in_use_mb(),
            resp.memory_budget_mb());
-    printf("%-28s %-15s %6s %8s %5s %7s  %s\n", "KERNEL", "SHAPE", "READY", "BOOTING", "BUSY",
+    printf("%-46s %-15s %6s %8s %5s %7s  %s\n", "KERNEL", "SHAPE", "READY", "BOOTING", "BUSY",
            "TARGET", "MODE");
     for (const auto& p : resp.pools()) {
       std::string mode = p.mode() == ktstr::v1::POOL_MODE_SNAPSHOT
                              ? "snapshot"
                              : absl::StrCat("cold boot: ", p.mode_reason());
       std::string shape = absl::StrCat(p.topology(), "/", p.key().shape().memory_mb(), "M");
-      printf("%-28s %-15s %6u %8u %5u %7u  %s\n", p.key().kernel_key().c_str(), shape.c_str(), p.ready(), p.booting(), p.busy(), p.target(), mode.c_str());
+      printf("%-46s %-15s %6u %8u %5u %7u  %s\n", p.key().kernel_key().c_str(), shape.c_str(), p.ready(), p.booting(), p.busy(), p.target(), mode.c_str());
       if (!p.last_error().empty()) printf("    last error: %s\n", p.last_error().c_str());
     }
     return kExitOk;
