@@ -25,7 +25,10 @@ constexpr char kUsage[] =
     "       ktstr-client kernel import PATH [--vmlinux FILE] [--config FILE] [--version V]"
     " [--default]\n"
     "       ktstr-client kernel remove KEY\n"
-    "       ktstr-client kernel clean [--keep N] [--corrupt-only]";
+    "       ktstr-client kernel clean [--keep N] [--corrupt-only]\n"
+    "  clean removes corrupt entries and all valid ones but the newest N (default 0); the\n"
+    "  default kernel and kernels of running jobs always stay. import sends a .deb as a\n"
+    "  Debian package, anything else as a kernel image; --default makes it the default.";
 
 int Usage() {
   fprintf(stderr, "usage: %s\n", kUsage);
