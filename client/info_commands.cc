@@ -1,4 +1,4 @@
-// `stats`, `pool`, `kernel`, `daemon` and `cancel`: thin views over unary RPCs.
+// `stats`, `pool`, `daemon` and `cancel`: thin views over unary RPCs.
 #include <cstdio>
 
 #include "absl/strings/numbers.h"
@@ -116,14 +116,14 @@ int PoolCommand(const ConnectOptions& opts, const Args& args) {
     printf("accelerator %s; budget %u/%u vCPUs, %lu/%lu MiB in use\n", resp.accelerator().c_str(),
            resp.vcpus_in_use(), resp.vcpu_budget(), resp.memory_in_use_mb(),
            resp.memory_budget_mb());
-    printf("%-28s %-15s %6s %8s %5s %7s  %s\n", "KERNEL", "SHAPE", "READY", "BOOTING", "BUSY",
+    printf("%-46s %-15s %6s %8s %5s %7s  %s\n", "KERNEL", "SHAPE", "READY", "BOOTING", "BUSY",
            "TARGET", "MODE");
     for (const auto& p : resp.pools()) {
       std::string mode = p.mode() == ktstr::v1::POOL_MODE_SNAPSHOT
                              ? "snapshot"
                              : absl::StrCat("cold boot: ", p.mode_reason());
       std::string shape = absl::StrCat(p.topology(), "/", p.key().shape().memory_mb(), "M");
-      printf("%-28s %-15s %6u %8u %5u %7u  %s\n", p.key().kernel_key().c_str(), shape.c_str(), p.ready(), p.booting(), p.busy(), p.target(), mode.c_str());
+      printf("%-46s %-15s %6u %8u %5u %7u  %s\n", p.key().kernel_key().c_str(), shape.c_str(), p.ready(), p.booting(), p.busy(), p.target(), mode.c_str());
       if (!p.last_error().empty()) printf("    last error: %s\n", p.last_error().c_str());
     }
     return kExitOk;
@@ -135,7 +135,6 @@ int PoolCommand(const ConnectOptions& opts, const Args& args) {
     if (!absl::SimpleAtoi(args[2], &n)) return Usage(usage);
     ktstr::v1::SetPoolTargetRequest req;
     *req.mutable_key()->mutable_shape()->mutable_topology() = *t;
-    req.mutable_key()->set_kernel_key("debian-default");
     for (size_t i = 3; i + 1 < args.size(); i += 2) {
       uint32_t mb;
       if (args[i] == "--kernel") {
@@ -145,6 +144,14 @@ int PoolCommand(const ConnectOptions& opts, const Args& args) {
       } else {
         return Usage(usage);
       }
+    }
+    if (req.key().kernel_key().empty()) {  // the daemon's default kernel, by its cache key
+      ktstr::v1::GetDaemonStatusResponse st;
+      if (auto s = FromGrpc(c->stub->GetDaemonStatus(ContextWithDeadline().get(), {}, &st));
+          !s.ok()) {
+        return Fail(s);
+      }
+      req.mutable_key()->set_kernel_key(st.default_kernel_key());
     }
     req.set_target(n);
     ktstr::v1::SetPoolTargetResponse resp;
@@ -157,22 +164,6 @@ int PoolCommand(const ConnectOptions& opts, const Args& args) {
     return kExitOk;
   }
   return Usage(usage);
-}
-
-int KernelCommand(const ConnectOptions& opts, const Args& args) {
-  if (args.empty() || args[0] != "list") return Usage("ktstr-client kernel list");
-  absl::StatusOr<Connection> c = Connect(opts);
-  if (!c.ok()) return Fail(c.status());
-  ktstr::v1::ListKernelsResponse resp;
-  if (auto s = FromGrpc(c->stub->ListKernels(ContextWithDeadline().get(), {}, &resp)); !s.ok()) {
-    return Fail(s);
-  }
-  printf("%-32s %-28s %-9s %-4s %s\n", "KEY", "VERSION", "SCHED_EXT", "BTF", "DEFAULT");
-  for (const auto& k : resp.kernels()) {
-    printf("%-32s %-28s %-9s %-4s %s\n", k.cache_key().c_str(), k.version().c_str(),
-           k.sched_ext() ? "yes" : "no", k.btf() ? "yes" : "no", k.is_default() ? "*" : "");
-  }
-  return kExitOk;
 }
 
 int DaemonCommand(const ConnectOptions& opts, const Args& args) {

@@ -26,7 +26,10 @@ constexpr Command kCommands[] = {
               "      stored results", ktstr::client::StatsCommand},
     {"pool", "status | target N,L,C,T COUNT [--memory MB] [--kernel KEY]\n      the warm VM pool",
      ktstr::client::PoolCommand},
-    {"kernel", "list\n      guest kernels the daemon can boot", ktstr::client::KernelCommand},
+    {"kernel", "list [--json] | import PATH [--vmlinux F] [--config F] [--version V] [--default]"
+               " | remove KEY | clean [--keep N] [--corrupt-only]\n"
+               "      guest kernels the daemon can boot (its kernel cache)",
+     ktstr::client::KernelCommand},
     {"daemon", "status | stop [--drain]\n      the daemon itself", ktstr::client::DaemonCommand},
     {"cancel", "RUN\n      cancel a run's queued and running jobs", ktstr::client::CancelCommand},
 };

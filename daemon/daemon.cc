@@ -13,10 +13,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "daemon/artifact_store.h"
+#include "daemon/cache_kernel_resolver.h"
 #include "daemon/dispatcher.h"
 #include "daemon/executor_factory.h"
 #include "daemon/fs_util.h"
-#include "daemon/kernel_resolver.h"
 #include "daemon/ktstr_service.h"
 #include "daemon/peer_cred.h"
 #include "daemon/qemu_reaper.h"
@@ -72,8 +72,17 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
       ArtifactStore::Open(paths.ArtifactsDir(), options.max_artifact_bytes);
   if (!artifacts.ok()) return artifacts.status();
   d->artifacts_ = std::move(*artifacts);
-  d->kernels_ = NewDirKernelResolver(
-      options.kernel_dir.empty() ? DefaultKernelDir() : options.kernel_dir, options.kernel_key);
+  absl::StatusOr<std::string> kernel_root =
+      DaemonKernelCacheRoot(options.kernel_cache_dir, paths.system_mode, paths.state_dir);
+  if (!kernel_root.ok()) return kernel_root.status();
+  // The kernel tools/setup fetched joins the cache (cheap when it already has).
+  if (absl::Status s = ImportSetupKernel(*kernel_root); !s.ok()) {
+    spdlog::info("no setup kernel imported: {}", std::string(s.message()));
+  }
+  absl::StatusOr<std::unique_ptr<KernelResolver>> kernels =
+      NewCacheKernelResolver(*kernel_root, paths.state_dir + "/default-kernel");
+  if (!kernels.ok()) return kernels.status();
+  d->kernels_ = std::move(*kernels);
   absl::StatusOr<std::unique_ptr<JobExecutor>> executor = MakeExecutor(options);
   if (!executor.ok()) return executor.status();
   d->executor_ = std::move(*executor);
@@ -110,7 +119,6 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   st.set_state_dir(paths.state_dir);
   st.set_results_db(paths.results_db);
   st.set_system_mode(paths.system_mode);
-  st.set_default_kernel_key(options.kernel_key);
   Daemon* raw = d.get();
   deps.request_stop = [raw](bool drain) { raw->RequestStop(drain); };
   d->service_ = std::make_unique<KtstrService>(std::move(deps));
@@ -124,8 +132,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   if (!d->server_) return absl::InternalError("gRPC server failed to start");
   d->listener_->Start(d->server_.get());
   spdlog::info("ktstrd {} serving {} (state {}, results {}, budget {} vCPUs / {} MiB, "
-               "executor {})", kVersion, paths.socket_path, paths.state_dir, paths.results_db,
-               dopt.budget.vcpus, dopt.budget.memory_mb, options.executor);
+               "executor {}, kernels {}, default kernel {})", kVersion, paths.socket_path,
+               paths.state_dir, paths.results_db, dopt.budget.vcpus, dopt.budget.memory_mb,
+               options.executor, *kernel_root, d->kernels_->DefaultKey());
   return d;
 }
 

@@ -33,8 +33,9 @@ struct DaemonOptions {
   Resources budget;               // 0 = from the host size
   uint64_t max_artifact_bytes = 512ull << 20;
   std::string executor = "vm";    // "vm" or "fake" (tests only)
-  std::string kernel_dir;         // default kernel directory
-  std::string kernel_key = "debian-default";
+  // Kernel cache root; "" = <state_dir>/kernels in system mode, else
+  // ${KTSTR_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/ktstr}/kernels (kernel_cache/README.md).
+  std::string kernel_cache_dir;
   uint32_t pool_target = 1;       // ready clones per (kernel, shape) in use
   uint32_t boot_allowance_s = 300;
   std::string agent_path;         // "" = ktstr-agent next to ktstrd (or Bazel's layout)

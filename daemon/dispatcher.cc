@@ -93,6 +93,7 @@ absl::Status Dispatcher::ValidateJob(const ktstr::v1::JobSpec& spec, JobSlot* sl
   r.spec = spec;
   r.kernel_key = kernel->key;
   r.kernel_image_path = kernel->image_path;
+  r.kernel_pin = kernel->pin;
   r.test_binary_path = *bin;
   for (const auto& f : spec.support_files()) {
     if (f.guest_path().empty() || f.guest_path()[0] != '/' ||

@@ -7,9 +7,12 @@
 #include <fstream>
 
 #include "absl/synchronization/notification.h"
+#include "daemon/cache_kernel_resolver.h"
 #include "daemon/fs_util.h"
 #include "daemon/testing/fake_executor.h"
 #include "gtest/gtest.h"
+#include "kernel_cache/kernel_cache.h"
+#include "kernel_cache/testing/test_files.h"
 
 namespace ktstr::daemon {
 namespace {
@@ -21,9 +24,11 @@ class DispatcherTest : public ::testing::Test {
   void SetUp() override {
     root_ = std::string(getenv("TEST_TMPDIR")) + "/disp";
     RemoveTree(root_);
-    ASSERT_TRUE(MakeDirs(root_ + "/kernel").ok());
-    std::ofstream(root_ + "/kernel/vmlinux") << "not really a kernel";
-    kernels_ = NewDirKernelResolver(root_ + "/kernel", "test-kernel");
+    {
+      auto cache = *kcache::KernelCache::Open(root_ + "/kernels");
+      kcache::testing::StoreTestEntry(*cache, "test-kernel", "7.3.4", 1000);
+    }
+    kernels_ = *NewCacheKernelResolver(root_ + "/kernels", root_ + "/default-kernel");
     results_ = *ResultStore::Open(root_ + "/results.db");
     artifacts_ = *ArtifactStore::Open(root_ + "/artifacts", 1 << 20);
     auto up = *artifacts_->BeginUpload(Sha256Hex("elf"), 3, 1);

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +36,7 @@ struct JobRequest {
   ktstr::v1::JobSpec spec;
   std::string kernel_key;
   std::string kernel_image_path;
+  std::shared_ptr<const void> kernel_pin;  // ResolvedKernel::pin: held for the job's lifetime
   std::string test_binary_path;          // host path of the test binary
   std::vector<GuestFileSource> files;    // support files (shared libraries, includes)
   std::string scheduler_binary_path;     // host path of the sched_ext loader; "" = EEVDF

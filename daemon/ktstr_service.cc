@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "daemon/compare.h"
 #include "daemon/grpc_status.h"
+#include "daemon/kernel_import_request.h"
 #include "daemon/service_reactors.h"
 
 namespace ktstr::daemon {
@@ -116,23 +117,44 @@ grpc::ServerUnaryReactor* KtstrService::ListKernels(grpc::CallbackServerContext*
 }
 
 grpc::ServerUnaryReactor* KtstrService::ImportKernel(grpc::CallbackServerContext* ctx,
-                                                     const ktstr::v1::ImportKernelRequest*,
-                                                     ktstr::v1::ImportKernelResponse*) {
-  return Done(ctx, absl::UnimplementedError(
-                       "kernel import is not wired to kernel_cache yet; ktstrd serves the "
-                       "kernel tools/setup installs"));
+                                                     const ktstr::v1::ImportKernelRequest* req,
+                                                     ktstr::v1::ImportKernelResponse* resp) {
+  absl::StatusOr<Caller> caller = CallerOf(ctx);
+  if (!caller.ok()) return Done(ctx, caller.status());
+  absl::StatusOr<KernelImport> import =
+      KernelImportFromRequest(*req, *deps_.artifacts,
+                              deps_.dispatcher->CallerIsPrivileged(*caller));
+  if (!import.ok()) return Done(ctx, import.status());
+  absl::StatusOr<ktstr::v1::KernelEntry> entry = deps_.kernels->Import(*import);
+  if (entry.ok()) *resp->mutable_kernel() = std::move(*entry);
+  return Done(ctx, entry.status());
 }
 
 grpc::ServerUnaryReactor* KtstrService::RemoveKernel(grpc::CallbackServerContext* ctx,
-                                                     const ktstr::v1::RemoveKernelRequest*,
+                                                     const ktstr::v1::RemoveKernelRequest* req,
                                                      ktstr::v1::RemoveKernelResponse*) {
-  return Done(ctx, absl::UnimplementedError("kernel removal is not wired to kernel_cache yet"));
+  absl::StatusOr<Caller> caller = CallerOf(ctx);
+  if (!caller.ok()) return Done(ctx, caller.status());
+  if (!deps_.dispatcher->CallerIsPrivileged(*caller)) {
+    return Done(ctx, absl::PermissionDeniedError("removing kernels: root or ktstrd's user only"));
+  }
+  return Done(ctx, deps_.kernels->Remove(req->cache_key()));
 }
 
 grpc::ServerUnaryReactor* KtstrService::CleanKernels(grpc::CallbackServerContext* ctx,
-                                                     const ktstr::v1::CleanKernelsRequest*,
-                                                     ktstr::v1::CleanKernelsResponse*) {
-  return Done(ctx, absl::UnimplementedError("kernel cleaning is not wired to kernel_cache yet"));
+                                                     const ktstr::v1::CleanKernelsRequest* req,
+                                                     ktstr::v1::CleanKernelsResponse* resp) {
+  absl::StatusOr<Caller> caller = CallerOf(ctx);
+  if (!caller.ok()) return Done(ctx, caller.status());
+  if (!deps_.dispatcher->CallerIsPrivileged(*caller)) {
+    return Done(ctx, absl::PermissionDeniedError("cleaning kernels: root or ktstrd's user only"));
+  }
+  absl::StatusOr<std::vector<std::string>> removed =
+      deps_.kernels->Clean(req->keep(), req->corrupt_only());
+  if (removed.ok()) {
+    for (auto& k : *removed) resp->add_removed_keys(std::move(k));
+  }
+  return Done(ctx, removed.status());
 }
 
 grpc::ServerUnaryReactor* KtstrService::GetPoolStatus(grpc::CallbackServerContext* ctx,
@@ -166,6 +188,7 @@ grpc::ServerUnaryReactor* KtstrService::GetDaemonStatus(
     grpc::CallbackServerContext* ctx, const ktstr::v1::GetDaemonStatusRequest*,
     ktstr::v1::GetDaemonStatusResponse* resp) {
   *resp = deps_.static_status;
+  resp->set_default_kernel_key(deps_.kernels->DefaultKey());
   DispatcherCounts c = deps_.dispatcher->Counts();
   resp->set_runs_active(c.runs_active);
   resp->set_jobs_queued(c.jobs_queued);

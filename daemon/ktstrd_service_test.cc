@@ -24,6 +24,7 @@
 #include "daemon/artifact_store.h"
 #include "daemon/fs_util.h"
 #include "gtest/gtest.h"
+#include "kernel_cache/testing/test_files.h"
 #include "proto/ktstr/v1/ktstr_service.grpc.pb.h"
 
 namespace ktstr::daemon {
@@ -33,8 +34,10 @@ using ktstr::v1::RunEvent;
 
 class KtstrdProcess {
  public:
-  KtstrdProcess(std::string socket, std::string state, std::string kernel_dir)
-      : socket_(std::move(socket)), state_(std::move(state)), kernel_dir_(std::move(kernel_dir)) {}
+  // `ktstr_cache`: the daemon's KTSTR_CACHE_DIR (its kernels live in <ktstr_cache>/kernels,
+  // the kernel "tools/setup fetched" in <ktstr_cache>/debian/default).
+  KtstrdProcess(std::string socket, std::string state, std::string ktstr_cache)
+      : socket_(std::move(socket)), state_(std::move(state)), ktstr_cache_(std::move(ktstr_cache)) {}
   ~KtstrdProcess() { Kill(SIGKILL); }
 
   void Start() {
@@ -43,8 +46,9 @@ class KtstrdProcess {
       std::string log = state_ + ".log";
       int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       dup2(fd, 2);
+      setenv("KTSTR_CACHE_DIR", ktstr_cache_.c_str(), 1);
       execl("daemon/ktstrd", "ktstrd", "--executor=fake", ("--socket=" + socket_).c_str(),
-            ("--state_dir=" + state_).c_str(), ("--kernel_dir=" + kernel_dir_).c_str(),
+            ("--state_dir=" + state_).c_str(),
             "--max_artifact_mb=1", "--vcpu_budget=4",
             ("--testonly_fake_peer_cred_file=" + state_ + ".fake_cred").c_str(),
             static_cast<char*>(nullptr));
@@ -67,7 +71,7 @@ class KtstrdProcess {
   pid_t pid() const { return pid_; }
 
  private:
-  std::string socket_, state_, kernel_dir_;
+  std::string socket_, state_, ktstr_cache_;
   pid_t pid_ = -1;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<ktstr::v1::Ktstrd::Stub> stub_;
@@ -86,10 +90,16 @@ class KtstrdServiceTest : public ::testing::Test {
     RemoveTree(socket_dir_);
     tmp_ = std::string(getenv("TEST_TMPDIR")) + "/svc";
     RemoveTree(tmp_);
-    ASSERT_TRUE(MakeDirs(tmp_ + "/kernel").ok());
-    std::ofstream(tmp_ + "/kernel/vmlinux") << "stand-in kernel (the fake executor boots nothing)";
+    // A small kernel-shaped stand-in (the fake executor boots nothing) in tools/setup's
+    // layout: ktstrd imports it into its cache at startup, as it does the real one.
+    const std::string setup = tmp_ + "/ktstr/debian/default";
+    kcache::testing::WriteFile(setup + "/vmlinuz", kcache::testing::MakeBzImage(
+        kSetupRelease, kcache::testing::MakeElf({{".BTF", "btf"}})));
+    kcache::testing::WriteFile(setup + "/config", "CONFIG_SCHED_CLASS_EXT=y\n"
+                                                  "CONFIG_DEBUG_INFO_BTF=y\n");
+    kcache::testing::WriteFile(setup + "/release", std::string(kSetupRelease) + "\n");
     daemon_ = std::make_unique<KtstrdProcess>(socket_dir_ + "/ktstrd.sock", tmp_ + "/state",
-                                              tmp_ + "/kernel");
+                                              tmp_ + "/ktstr");
     daemon_->Start();
   }
   void TearDown() override {
@@ -99,13 +109,14 @@ class KtstrdServiceTest : public ::testing::Test {
 
   // Uploads `data` in chunks; returns the response.
   grpc::Status Upload(const std::string& data, uint64_t declared_size, const std::string& sha,
-                      ktstr::v1::UploadArtifactResponse* resp) {
+                      ktstr::v1::UploadArtifactResponse* resp,
+                      ktstr::v1::ArtifactKind kind = ktstr::v1::ARTIFACT_KIND_TEST_BINARY) {
     auto ctx = Ctx();
     auto w = daemon_->stub()->UploadArtifact(ctx.get(), resp);
     ktstr::v1::UploadArtifactRequest req;
     req.mutable_header()->set_sha256(sha);
     req.mutable_header()->set_size_bytes(declared_size);
-    req.mutable_header()->set_kind(ktstr::v1::ARTIFACT_KIND_TEST_BINARY);
+    req.mutable_header()->set_kind(kind);
     bool ok = w->Write(req);
     for (size_t off = 0; ok && off < data.size(); off += 7) {
       req.Clear();
@@ -147,6 +158,7 @@ class KtstrdServiceTest : public ::testing::Test {
     return reader->Finish();
   }
 
+  static constexpr char kSetupRelease[] = "6.1.0-test-amd64";
   std::string socket_dir_, tmp_;
   std::string binary_ = "\x7f" "ELF pretend test binary, uploaded in 7-byte chunks";
   std::unique_ptr<KtstrdProcess> daemon_;
@@ -362,6 +374,169 @@ TEST_F(KtstrdServiceTest, KillNineThenRestartKeepsResultsAndInterruptsRunningJob
   EXPECT_EQ(grr.run().jobs(0).state(), ktstr::v1::JOB_STATE_FINISHED);
   EXPECT_EQ(grr.run().jobs(0).verdict().kind(), ktstr::v1::VERDICT_KIND_INTERRUPTED);
   EXPECT_NE(grr.run().state(), ktstr::v1::RUN_STATE_ACTIVE);
+}
+
+// A stub whose connection ktstrd attributes to uid/gid 65534 (an unprivileged stranger).
+std::unique_ptr<ktstr::v1::Ktstrd::Stub> NobodyStub(const std::string& socket,
+                                                    const std::string& fake_cred_file) {
+  std::ofstream(fake_cred_file) << "65534 65534\n";
+  grpc::ChannelArguments args;
+  args.SetInt("grpc.use_local_subchannel_pool", 1);  // a connection of its own
+  auto channel = grpc::CreateCustomChannel("unix:" + socket, grpc::InsecureChannelCredentials(),
+                                           args);
+  EXPECT_TRUE(channel->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(20))));
+  unlink(fake_cred_file.c_str());
+  return ktstr::v1::Ktstrd::NewStub(channel);
+}
+
+TEST_F(KtstrdServiceTest, StartupImportsTheSetupKernelAndJobsUseItByDefault) {
+  ktstr::v1::ListKernelsResponse list;
+  ASSERT_TRUE(daemon_->stub()->ListKernels(Ctx().get(), {}, &list).ok());
+  ASSERT_EQ(list.kernels_size(), 1) << "see " << tmp_ << "/state.log";
+  const ktstr::v1::KernelEntry& k = list.kernels(0);
+  EXPECT_EQ(k.version(), kSetupRelease);
+  EXPECT_EQ(k.cache_key().rfind(std::string(kSetupRelease) + "-deb-x86_64-kc", 0), 0u)
+      << k.cache_key();
+  EXPECT_EQ(k.source(), ktstr::v1::KERNEL_SOURCE_DEBIAN);
+  EXPECT_TRUE(k.sched_ext());
+  EXPECT_TRUE(k.btf());
+  EXPECT_TRUE(k.has_vmlinux());
+  EXPECT_TRUE(k.is_default());
+  EXPECT_FALSE(k.corrupt());
+  // It sits in <KTSTR_CACHE_DIR>/kernels under its real key.
+  struct stat st;
+  EXPECT_EQ(stat((tmp_ + "/ktstr/kernels/" + k.cache_key() + "/metadata.json").c_str(), &st), 0);
+
+  ktstr::v1::RunSpec spec;
+  *spec.add_jobs() = Job("two_groups", UploadBinary());
+  std::vector<RunEvent> events;
+  ASSERT_TRUE(SubmitAndDrain(spec, &events).ok());
+  ktstr::v1::GetRunRequest gr;
+  gr.set_run_id(events.back().run_id());
+  ktstr::v1::GetRunResponse grr;
+  ASSERT_TRUE(daemon_->stub()->GetRun(Ctx().get(), gr, &grr).ok());
+  EXPECT_EQ(grr.run().jobs(0).kernel_key(), k.cache_key());  // the pool key's kernel part
+
+  ktstr::v1::GetDaemonStatusResponse status;
+  ASSERT_TRUE(daemon_->stub()->GetDaemonStatus(Ctx().get(), {}, &status).ok());
+  EXPECT_EQ(status.default_kernel_key(), k.cache_key());
+}
+
+TEST_F(KtstrdServiceTest, ImportRemoveCleanKernelsWithTheirStatusCodes) {
+  auto* stub = daemon_->stub();
+  const std::string image =
+      kcache::testing::MakeBzImage("6.2.0-uploaded", kcache::testing::MakeElf({{".BTF", "b"}}));
+  ktstr::v1::UploadArtifactResponse up;
+  ASSERT_TRUE(Upload(image, image.size(), Sha256Hex(image), &up,
+                     ktstr::v1::ARTIFACT_KIND_KERNEL_IMAGE).ok());
+
+  ktstr::v1::ImportKernelRequest imp;
+  *imp.mutable_image() = up.artifact();
+  imp.set_make_default(true);
+  ktstr::v1::ImportKernelResponse ir;
+  grpc::Status s = stub->ImportKernel(Ctx().get(), imp, &ir);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  const std::string key = ir.kernel().cache_key();
+  EXPECT_EQ(ir.kernel().version(), "6.2.0-uploaded");
+  EXPECT_TRUE(ir.kernel().is_default());
+  ASSERT_TRUE(stub->ImportKernel(Ctx().get(), imp, &ir).ok());  // idempotent
+  EXPECT_EQ(ir.kernel().cache_key(), key);
+  ktstr::v1::ListKernelsResponse list;
+  ASSERT_TRUE(stub->ListKernels(Ctx().get(), {}, &list).ok());
+  ASSERT_EQ(list.kernels_size(), 2);
+  for (const auto& k : list.kernels()) EXPECT_EQ(k.is_default(), k.cache_key() == key);
+
+  // Bad import requests.
+  ktstr::v1::ImportKernelRequest bad;
+  EXPECT_EQ(stub->ImportKernel(Ctx().get(), bad, &ir).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);  // no source
+  bad.mutable_image()->set_sha256(Sha256Hex("never uploaded"));
+  EXPECT_EQ(stub->ImportKernel(Ctx().get(), bad, &ir).error_code(), grpc::StatusCode::NOT_FOUND);
+  *bad.mutable_image() = UploadBinary();  // uploaded, but not a kernel
+  EXPECT_EQ(stub->ImportKernel(Ctx().get(), bad, &ir).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  bad.Clear();
+  bad.set_host_path("relative/path");
+  EXPECT_EQ(stub->ImportKernel(Ctx().get(), bad, &ir).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // A host path is for the daemon's own user (this test) or root only.
+  bad.set_host_path(tmp_ + "/ktstr/debian/default");
+  EXPECT_TRUE(stub->ImportKernel(Ctx().get(), bad, &ir).ok());  // already cached
+  auto nobody = NobodyStub(socket_dir_ + "/ktstrd.sock", tmp_ + "/state.fake_cred");
+  EXPECT_EQ(nobody->ImportKernel(Ctx().get(), bad, &ir).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  ktstr::v1::RemoveKernelRequest rm;
+  rm.set_cache_key(key);
+  ktstr::v1::RemoveKernelResponse rr;
+  EXPECT_EQ(nobody->RemoveKernel(Ctx().get(), rm, &rr).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  // A job holds its kernel: removing it fails until the job is over.
+  ktstr::v1::RunSpec spec;
+  *spec.add_jobs() = Job("hang", UploadBinary());
+  spec.mutable_jobs(0)->mutable_kernel()->set_version("6.2");
+  grpc::ClientContext run_ctx;
+  ktstr::v1::SubmitRunRequest sr;
+  *sr.mutable_spec() = spec;
+  auto reader = stub->SubmitRun(&run_ctx, sr);
+  RunEvent ev;
+  std::string run_id;
+  while (run_id.empty() && reader->Read(&ev)) {
+    if (ev.has_started()) run_id = ev.run_id();
+  }
+  ASSERT_FALSE(run_id.empty());
+  EXPECT_EQ(stub->RemoveKernel(Ctx().get(), rm, &rr).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  ktstr::v1::CleanKernelsRequest clean;  // keep 0: all but the default (and what is in use)
+  ktstr::v1::CleanKernelsResponse cr;
+  ktstr::v1::CancelRunRequest cancel;
+  cancel.set_run_id(run_id);
+  ktstr::v1::CancelRunResponse cancel_resp;
+  ASSERT_TRUE(stub->CancelRun(Ctx().get(), cancel, &cancel_resp).ok());
+  while (reader->Read(&ev)) {
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+
+  // Clean keeps the default (the uploaded kernel) and removes the setup kernel.
+  ASSERT_TRUE(stub->CleanKernels(Ctx().get(), clean, &cr).ok());
+  ASSERT_EQ(cr.removed_keys_size(), 1);
+  EXPECT_NE(cr.removed_keys(0), key);
+  ASSERT_TRUE(stub->ListKernels(Ctx().get(), {}, &list).ok());
+  ASSERT_EQ(list.kernels_size(), 1);
+  EXPECT_EQ(list.kernels(0).cache_key(), key);
+
+  ASSERT_TRUE(stub->RemoveKernel(Ctx().get(), rm, &rr).ok());
+  EXPECT_EQ(stub->RemoveKernel(Ctx().get(), rm, &rr).error_code(), grpc::StatusCode::NOT_FOUND);
+  rm.set_cache_key("../etc");
+  EXPECT_EQ(stub->RemoveKernel(Ctx().get(), rm, &rr).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  // Nothing cached now: a job's kernel is NOT_FOUND, with what to do.
+  std::vector<RunEvent> events;
+  ktstr::v1::RunSpec any;
+  *any.add_jobs() = Job("two_groups", UploadBinary());
+  grpc::Status none = SubmitAndDrain(any, &events);
+  EXPECT_EQ(none.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(none.error_message().find("kernel import"), std::string::npos) << none.error_message();
+}
+
+TEST_F(KtstrdServiceTest, CleanCorruptOnlyRemovesOnlyCorruptEntries) {
+  // An entry whose metadata.json is malformed: listed as corrupt, never used.
+  const std::string broken = tmp_ + "/ktstr/kernels/6.0.0-image-x86_64-kc00000000";
+  kcache::testing::WriteFile(broken + "/metadata.json", "{ not json");
+  ktstr::v1::ListKernelsResponse list;
+  ASSERT_TRUE(daemon_->stub()->ListKernels(Ctx().get(), {}, &list).ok());
+  ASSERT_EQ(list.kernels_size(), 2);
+  EXPECT_FALSE(list.kernels(0).corrupt());
+  EXPECT_TRUE(list.kernels(1).corrupt());  // corrupt last
+  EXPECT_FALSE(list.kernels(1).corrupt_reason().empty());
+  ktstr::v1::CleanKernelsRequest clean;
+  clean.set_corrupt_only(true);
+  ktstr::v1::CleanKernelsResponse cr;
+  ASSERT_TRUE(daemon_->stub()->CleanKernels(Ctx().get(), clean, &cr).ok());
+  ASSERT_EQ(cr.removed_keys_size(), 1);
+  EXPECT_EQ(cr.removed_keys(0), "6.0.0-image-x86_64-kc00000000");
+  ASSERT_TRUE(daemon_->stub()->ListKernels(Ctx().get(), {}, &list).ok());
+  EXPECT_EQ(list.kernels_size(), 1);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <thread>
 
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/match.h"
@@ -104,6 +105,26 @@ TEST_F(KtstrdVmTest, ExampleTestPassesInAVmAndIsStored) {
   EXPECT_EQ(Client({"test", "scheduler_tests/example_tests", "-E", "steady", "--json"}, &out), 0)
       << out;
   EXPECT_TRUE(absl::StrContains(out, "\"warmVm\": true")) << out;
+}
+
+// With no flags ktstrd serves the kernel tools/setup fetched, from the kernel cache, under
+// its real key; the jobs above ran on it.
+TEST_F(KtstrdVmTest, KernelListShowsTheSetupKernelAsDefault) {
+  std::string out;
+  ASSERT_EQ(Client({"kernel", "list", "--json"}, &out), 0) << out;
+  ktstr::v1::ListKernelsResponse list;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &list).ok()) << out;
+  const ktstr::v1::KernelEntry* def = nullptr;
+  for (const auto& k : list.kernels()) {
+    if (k.is_default()) def = &k;
+  }
+  ASSERT_NE(def, nullptr) << out;
+  EXPECT_TRUE(absl::StrContains(def->cache_key(), "-deb-x86_64-kc")) << def->cache_key();
+  EXPECT_TRUE(def->sched_ext());
+  EXPECT_TRUE(def->btf());
+  EXPECT_TRUE(def->has_vmlinux());
+  ASSERT_EQ(Client({"kernel", "list"}, &out), 0) << out;
+  EXPECT_TRUE(absl::StrContains(out, def->cache_key())) << out;
 }
 
 TEST_F(KtstrdVmTest, GuestPanicFailsWithThePanicText) {

@@ -30,9 +30,10 @@ ABSL_FLAG(uint32_t, vcpu_budget, 0, "vCPUs all VMs may use at once (0 = host CPU
 ABSL_FLAG(uint64_t, memory_budget_mb, 0, "Guest RAM all VMs may use at once (0 = half the "
           "host's RAM).");
 ABSL_FLAG(uint64_t, max_artifact_mb, 512, "Largest accepted upload, in MiB.");
-ABSL_FLAG(std::string, kernel_dir, "", "Directory holding the default guest kernel's vmlinux "
-          "(default ${KTSTR_CACHE_DIR:-~/.cache/ktstr}/debian/default).");
-ABSL_FLAG(std::string, kernel_key, "debian-default", "Cache key reported for that kernel.");
+ABSL_FLAG(std::string, kernel_cache_dir, "", "Kernel cache the guest kernels come from "
+          "(default: <state_dir>/kernels in system mode, else "
+          "${KTSTR_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/ktstr}/kernels). The kernel "
+          "tools/setup fetched is imported into it at startup.");
 ABSL_FLAG(uint32_t, pool_target, 1, "Ready clones to keep per (kernel, shape) in use.");
 ABSL_FLAG(uint32_t, boot_allowance_s, 300, "Seconds allowed for obtaining a VM, added to a "
           "job's duration in its timeout (TCG boots are slow).");
@@ -70,8 +71,7 @@ ktstr::daemon::DaemonOptions OptionsFromFlags() {
   }
   o.budget = {absl::GetFlag(FLAGS_vcpu_budget), absl::GetFlag(FLAGS_memory_budget_mb)};
   o.max_artifact_bytes = absl::GetFlag(FLAGS_max_artifact_mb) << 20;
-  o.kernel_dir = absl::GetFlag(FLAGS_kernel_dir);
-  o.kernel_key = absl::GetFlag(FLAGS_kernel_key);
+  o.kernel_cache_dir = absl::GetFlag(FLAGS_kernel_cache_dir);
   o.pool_target = absl::GetFlag(FLAGS_pool_target);
   o.boot_allowance_s = absl::GetFlag(FLAGS_boot_allowance_s);
   o.executor = absl::GetFlag(FLAGS_executor);
