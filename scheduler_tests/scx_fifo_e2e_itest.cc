@@ -140,6 +140,9 @@ TEST_F(ScxFifoE2eTest, SixCasesGiveTheirSixVerdicts) {
       EXPECT_EQ(v.scheduler().exit_kind(), ktstr::v1::SCHED_EXIT_KIND_STALL) << v.DebugString();
       EXPECT_TRUE(absl::StrContains(v.reason(), "scheduler ejected: runnable task stall"))
           << v.reason();
+      // The loader's own exit record (and the kernel's debug dump before it) is in the log.
+      EXPECT_TRUE(absl::StrContains(v.scheduler().log_excerpt(), "EXIT: runnable task stall"))
+          << v.scheduler().log_excerpt();
     } else if (name == "expect_fail_degrade") {
       // The test's own gap check failed, on the degraded cgroup, while scx_fifo stayed
       // attached to the end (the verdict records it, with no ejection).
