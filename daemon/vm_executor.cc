@@ -1,11 +1,14 @@
 #include "daemon/vm_executor.h"
 
+#include <unistd.h>
+
 #include <set>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "daemon/fs_util.h"
 #include "daemon/shape.h"
@@ -198,6 +201,22 @@ ExecutionOutcome VmExecutor::Execute(const JobRequest& req, const JobProgress& p
       if (!put.ok()) break;
       put = agent.PutFile(f.host_path, f.guest_path, f.mode, deadline).status();
       lib_dirs.insert(f.guest_path.substr(0, f.guest_path.rfind('/')));
+    }
+  }
+  // libbpf resolves a scheduler's __kconfig externs from /boot/config-$(uname -r); ship the
+  // kernel's config (kept next to its image as config + release, 130 KB) when there is one.
+  // A scheduler without such externs (scx_fifo) does not need it, so a failure only warns.
+  if (put.ok() && !req.scheduler_binary_path.empty()) {
+    const std::string kdir = req.kernel_image_path.substr(0, req.kernel_image_path.rfind('/'));
+    absl::StatusOr<std::string> release = ReadFileToString(kdir + "/release");
+    if (release.ok() && access((kdir + "/config").c_str(), R_OK) == 0) {
+      std::string rel(absl::StripAsciiWhitespace(*release));
+      if (absl::Status c = agent.PutFile(kdir + "/config", "/boot/config-" + rel, 0644, deadline)
+                               .status();
+          !c.ok()) {
+        spdlog::warn("job {}/{}: could not put /boot/config-{}: {}", req.run_id, req.index, rel,
+                     std::string(c.message()));
+      }
     }
   }
   std::optional<agent::v1::TestResult> result;
