@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 
@@ -12,6 +13,19 @@ namespace ktstr::client {
 std::string StatusWord(ktstr::v1::VerdictKind kind) { return ktstr::v1::VerdictKindName(kind); }
 
 namespace {
+namespace config {
+// The tail of the loader's log shown under a failed job: enough for the EXIT line and the
+// start of the debug dump; the whole log is in the stored verdict (`ktstr-client stats show`).
+inline constexpr size_t kSchedulerLogLines = 40;
+}  // namespace config
+
+std::string LastLines(const std::string& text, size_t n) {
+  std::vector<absl::string_view> lines = absl::StrSplit(text, '\n', absl::SkipEmpty());
+  if (lines.size() <= n) return text;
+  return absl::StrCat("[... ", lines.size() - n, " earlier lines]\n",
+                      absl::StrJoin(lines.end() - n, lines.end(), "\n"));
+}
+
 void AppendIndented(std::string* out, const std::string& text, const char* indent) {
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     if (!line.empty()) absl::StrAppend(out, indent, line, "\n");
@@ -21,11 +35,14 @@ void AppendIndented(std::string* out, const std::string& text, const char* inden
 
 std::string FormatJobResult(const ktstr::v1::Job& job, const std::string& binary) {
   const ktstr::v1::Verdict& v = job.verdict();
-  std::string out = absl::StrFormat("%8s [%7.2fs] %s ktstr/%s\n", StatusWord(v.kind()),
-                                    job.wall_s(), binary, job.spec().test_name());
-  if (v.kind() == ktstr::v1::VERDICT_KIND_PASS) return out;
   std::string sched = job.spec().scheduler().name().empty() ? "eevdf"
                                                             : job.spec().scheduler().name();
+  // EEVDF lines stay as they were; a sched_ext job names its scheduler on the line.
+  std::string out = absl::StrFormat(
+      "%8s [%7.2fs] %s ktstr/%s%s\n", StatusWord(v.kind()), job.wall_s(), binary,
+      job.spec().test_name(),
+      job.spec().scheduler().name().empty() ? "" : absl::StrCat(" [sched=", sched, "]"));
+  if (v.kind() == ktstr::v1::VERDICT_KIND_PASS) return out;
   if (v.kind() != ktstr::v1::VERDICT_KIND_SKIP) {
     absl::StrAppend(&out, "      ktstr_test '", job.spec().test_name(), "' [sched=", sched,
                     "] [topo=", job.topology(), "] failed: ", v.reason(), "\n");
@@ -38,6 +55,13 @@ std::string FormatJobResult(const ktstr::v1::Job& job, const std::string& binary
   if (!v.report().stats_text().empty() && v.kind() != ktstr::v1::VERDICT_KIND_SKIP) {
     absl::StrAppend(&out, "      --- stats ---\n");
     AppendIndented(&out, v.report().stats_text(), "      ");
+  }
+  // The loader's own output (the kernel's exit record and debug dump go there), for any
+  // verdict the scheduler decided or took part in.
+  if (!v.scheduler().log_excerpt().empty()) {
+    absl::StrAppend(&out, "      --- scheduler log (", sched, ") ---\n");
+    AppendIndented(&out, LastLines(v.scheduler().log_excerpt(), config::kSchedulerLogLines),
+                   "      ");
   }
   if (!v.console_excerpt().empty()) {
     absl::StrAppend(&out, "      --- console ---\n");

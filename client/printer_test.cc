@@ -35,6 +35,31 @@ TEST(Printer, FailureShowsReasonAndStatsBlock) {
             "        cg_0: spread 3%\n");
 }
 
+TEST(Printer, SchedulerJobsNameTheSchedulerAndShowTheLoaderLogTail) {
+  ktstr::v1::Job pass = MakeJob(ktstr::v1::VERDICT_KIND_PASS);
+  pass.mutable_spec()->mutable_scheduler()->set_name("scx_fifo");
+  EXPECT_EQ(FormatJobResult(pass, "t"), "    PASS [   2.31s] t ktstr/two_groups [sched=scx_fifo]\n");
+
+  ktstr::v1::Job j = MakeJob(ktstr::v1::VERDICT_KIND_SCHED_EJECTED);
+  j.mutable_spec()->mutable_scheduler()->set_name("scx_fifo");
+  j.mutable_verdict()->set_reason(
+      "scheduler ejected: runnable task stall: sh[133] failed to run for 3.496s");
+  std::string log;
+  for (int i = 1; i <= 45; ++i) log += "line " + std::to_string(i) + "\n";
+  j.mutable_verdict()->mutable_scheduler()->set_log_excerpt(log);
+  std::string out = FormatJobResult(j, "t");
+  EXPECT_NE(out.find("[sched=scx_fifo] [topo=1n2l4c1t] failed: scheduler ejected: runnable "
+                     "task stall: sh[133] failed to run for 3.496s\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("      --- scheduler log (scx_fifo) ---\n      [... 5 earlier lines]\n"
+                     "      line 6\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("      line 45\n"), std::string::npos) << out;
+  EXPECT_EQ(out.find("line 5\n"), std::string::npos) << out;
+}
+
 TEST(Printer, CrashShowsConsoleExcerpt) {
   ktstr::v1::Job j = MakeJob(ktstr::v1::VERDICT_KIND_VM_CRASH);
   j.mutable_verdict()->set_reason("kernel panic: Kernel panic - not syncing: sysrq");

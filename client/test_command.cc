@@ -19,6 +19,7 @@
 #include "client/exit_codes.h"
 #include "client/junit.h"
 #include "client/printer.h"
+#include "client/scheduler_binary.h"
 #include "client/topology_arg.h"
 #include "client/upload.h"
 #include "proto/ktstr/v1/test_list.pb.h"
@@ -120,10 +121,12 @@ struct Uploaded {
   std::vector<ktstr::v1::GuestFile> support;
 };
 
-absl::StatusOr<Uploaded> UploadWithClosure(ktstr::v1::Ktstrd::Stub* stub,
-                                           const std::string& binary) {
+// Uploads `binary` and (when dynamic) every library of its closure, at their host paths.
+absl::StatusOr<Uploaded> UploadWithClosure(
+    ktstr::v1::Ktstrd::Stub* stub, const std::string& binary,
+    ktstr::v1::ArtifactKind kind = ktstr::v1::ARTIFACT_KIND_TEST_BINARY) {
   Uploaded u;
-  absl::StatusOr<UploadResult> b = UploadFile(stub, binary, ktstr::v1::ARTIFACT_KIND_TEST_BINARY);
+  absl::StatusOr<UploadResult> b = UploadFile(stub, binary, kind);
   if (!b.ok()) return b.status();
   u.binary = b->ref;
   absl::StatusOr<std::vector<std::string>> libs = SharedLibraryClosure(binary);
@@ -187,6 +190,8 @@ int TestCommand(const ConnectOptions& conn_opts, const Args& args) {
   ktstr::v1::RunSpec* spec = req.mutable_spec();
   spec->set_description(absl::StrCat("ktstr-client test ", absl::StrJoin(args, " ")));
   std::map<uint32_t, std::string> binary_of;
+  std::map<std::string, Uploaded> schedulers;  // host path -> uploaded loader + closure
+  const char* sched_path_env = getenv(config::kSchedulerPathEnv);
   for (const std::string& binary : o->binaries) {
     absl::StatusOr<ktstr::v1::TestList> list = ListTests(binary);
     if (!list.ok()) return Fail(list.status());
@@ -212,6 +217,29 @@ int TestCommand(const ConnectOptions& conn_opts, const Args& args) {
       if (!o->kernel.empty()) {
         if (absl::ascii_isdigit(o->kernel[0])) job->mutable_kernel()->set_version(o->kernel);
         else job->mutable_kernel()->set_cache_key(o->kernel);
+      }
+      if (NeedsSchedulerBinary(t)) {
+        absl::StatusOr<std::string> path = ResolveSchedulerBinary(
+            binary, t.scheduler_def(), sched_path_env ? sched_path_env : "");
+        if (!path.ok()) {
+          return Fail(absl::Status(path.status().code(),
+                                   absl::StrCat(Basename(binary), " ktstr/", t.name(), ": ",
+                                                path.status().message())));
+        }
+        auto it = schedulers.find(*path);
+        if (it == schedulers.end()) {
+          absl::StatusOr<Uploaded> s =
+              UploadWithClosure(conn->stub.get(), *path, ktstr::v1::ARTIFACT_KIND_SCHEDULER_BINARY);
+          if (!s.ok()) return Fail(s.status());
+          it = schedulers.emplace(*path, *std::move(s)).first;
+        }
+        ktstr::v1::SchedulerSpec* sched = job->mutable_scheduler();
+        *sched = SchedulerSpecFor(t);
+        *sched->mutable_binary() = it->second.binary;
+        for (const auto& f : it->second.support) *sched->add_support_files() = f;
+        if (t.scheduler_def().profiles_size() > 0) {
+          for (const std::string& f : t.scheduler_def().profiles(0).flags()) job->add_flags(f);
+        }
       }
       for (const auto& [k, val] : o->labels) (*job->mutable_labels())[k] = val;
       (*job->mutable_labels())["binary"] = Basename(binary);

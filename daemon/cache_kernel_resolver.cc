@@ -103,7 +103,11 @@ class CacheKernelResolver : public KernelResolver {
     absl::StatusOr<CacheEntry> still = cache_->Get(e->key);
     if (absl::IsNotFound(still.status())) return NotCached(ref);
     if (!still.ok()) return still.status();
-    return ResolvedKernel{still->key, still->boot_path(), std::move(pin)};
+    return ResolvedKernel{.key = still->key,
+                          .image_path = still->boot_path(),
+                          .config_path = still->config_path(),
+                          .release = still->metadata.version,
+                          .pin = std::move(pin)};
   }
 
   std::vector<ktstr::v1::KernelEntry> List() override {

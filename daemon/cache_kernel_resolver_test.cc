@@ -62,6 +62,28 @@ TEST_F(CacheKernelResolverTest, BootsTheCachedElfVmlinux) {
   EXPECT_EQ(k->key, e->key);
   EXPECT_EQ(k->image_path, e->vmlinux_path());  // PVH boot of the ELF
   EXPECT_TRUE(resolver_->List()[0].btf());
+  EXPECT_EQ(k->config_path, "");  // none cached: the executor warns, ships nothing
+}
+
+// sched_ext jobs ship the kernel's .config as /boot/config-<release> (libbpf __kconfig
+// externs): both come from the cache entry, not from files guessed next to the image.
+TEST_F(CacheKernelResolverTest, CarriesTheCachedConfigAndRelease) {
+  std::string staged = dir_ + "/staged_cfg";
+  kcache::testing::WriteFile(staged + "/bzImage", kcache::testing::MakeBzImage("7.6.0", "x"));
+  kcache::testing::WriteFile(staged + "/config", "CONFIG_SCHED_CLASS_EXT=y\n");
+  kcache::KernelMetadata m;
+  m.version = "7.6.0-test";
+  m.arch = "x86_64";
+  m.created_unix_s = 6000;
+  absl::StatusOr<kcache::CacheEntry> e = cache_->Store(
+      "7.6.0-image-x86_64-kc00000006", {staged + "/bzImage", "", staged + "/config"}, m);
+  ASSERT_TRUE(e.ok()) << e.status();
+  absl::StatusOr<ResolvedKernel> k = resolver_->Resolve(ktstr::v1::KernelRef());
+  ASSERT_TRUE(k.ok()) << k.status();
+  EXPECT_EQ(k->key, e->key);
+  EXPECT_EQ(k->config_path, e->config_path());
+  EXPECT_FALSE(k->config_path.empty());
+  EXPECT_EQ(k->release, "7.6.0-test");
 }
 
 TEST_F(CacheKernelResolverTest, VersionAndKeyResolveExactlyOrNotFoundWithoutSubstitution) {

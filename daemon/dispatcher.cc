@@ -93,6 +93,8 @@ absl::Status Dispatcher::ValidateJob(const ktstr::v1::JobSpec& spec, JobSlot* sl
   r.spec = spec;
   r.kernel_key = kernel->key;
   r.kernel_image_path = kernel->image_path;
+  r.kernel_config_path = kernel->config_path;
+  r.kernel_release = kernel->release;
   r.kernel_pin = kernel->pin;
   r.test_binary_path = *bin;
   for (const auto& f : spec.support_files()) {

@@ -36,6 +36,8 @@ struct JobRequest {
   ktstr::v1::JobSpec spec;
   std::string kernel_key;
   std::string kernel_image_path;
+  std::string kernel_config_path;  // shipped as /boot/config-<release> for sched_ext jobs
+  std::string kernel_release;
   std::shared_ptr<const void> kernel_pin;  // ResolvedKernel::pin: held for the job's lifetime
   std::string test_binary_path;          // host path of the test binary
   std::vector<GuestFileSource> files;    // support files (shared libraries, includes)

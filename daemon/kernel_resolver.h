@@ -18,6 +18,8 @@ namespace ktstr::daemon {
 struct ResolvedKernel {
   std::string key;          // the real cache key, part of the warm-pool key
   std::string image_path;   // what QEMU boots (an ELF vmlinux boots with PVH)
+  std::string config_path;  // the kernel's .config, "" when none is cached
+  std::string release;      // `uname -r` in the guest, e.g. "7.3.4+deb13-cloud-amd64"
   // Holds the cache entry (a shared flock) while a job uses it: RemoveKernel/CleanKernels
   // cannot pull the files from under a booting VM. Opaque so JobRequest needs no kcache.
   std::shared_ptr<const void> pin;

@@ -54,10 +54,27 @@ void FillScheduler(const TestResult& r, Verdict* v) {
   o->set_log_excerpt(s.log());
 }
 
+// The exit kind in words when the kernel's reason text is missing (e.g. the agent saw the
+// state change but no log line): an ejection verdict always names its kind.
+const char* ExitKindWords(ktstr::v1::SchedExitKind k) {
+  switch (k) {
+    case ktstr::v1::SCHED_EXIT_KIND_STALL: return "runnable task stall";
+    case ktstr::v1::SCHED_EXIT_KIND_SCX_BPF_ERROR: return "scx_bpf_error";
+    case ktstr::v1::SCHED_EXIT_KIND_RUNTIME_ERROR: return "runtime error";
+    case ktstr::v1::SCHED_EXIT_KIND_SYSRQ: return "disabled by sysrq-S";
+    case ktstr::v1::SCHED_EXIT_KIND_UNREGISTERED: return "unregistered from user space";
+    case ktstr::v1::SCHED_EXIT_KIND_OTHER: return "unknown exit";
+    default: return "";
+  }
+}
+
 // The scheduler's fate as a verdict, if it decides the job.
 std::optional<Verdict> SchedulerVerdict(const VerdictInputs& in) {
   const SchedulerReport& s = in.agent_result->scheduler();
   std::string detail = s.exit_kind_text();
+  if (detail.empty() && s.state() == ktstr::agent::v1::SCHEDULER_STATE_EJECTED) {
+    detail = ExitKindWords(s.exit_kind());
+  }
   if (!s.exit_detail().empty()) absl::StrAppend(&detail, detail.empty() ? "" : ": ", s.exit_detail());
   switch (s.state()) {
     case ktstr::agent::v1::SCHEDULER_STATE_DIED:
@@ -74,7 +91,11 @@ std::optional<Verdict> SchedulerVerdict(const VerdictInputs& in) {
       return Make(ktstr::v1::VERDICT_KIND_SCHED_EJECTED,
                   absl::StrCat("scheduler ejected", detail.empty() ? "" : ": ", detail), in);
     case ktstr::agent::v1::SCHEDULER_STATE_SCHED_EXT_ABSENT:
-      return Make(ktstr::v1::VERDICT_KIND_SKIP, "kernel has no sched_ext", in);
+      return Make(ktstr::v1::VERDICT_KIND_SKIP,
+                  absl::StrCat("skipped: kernel has no sched_ext",
+                               s.exit_detail().empty() ? "" : " (", s.exit_detail(),
+                               s.exit_detail().empty() ? "" : ")"),
+                  in);
     default:
       return std::nullopt;
   }

@@ -1,5 +1,6 @@
 #include "daemon/verdict.h"
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace ktstr::daemon {
@@ -100,6 +101,66 @@ TEST(MergeVerdict, SchedulerFateBeatsTestOutcome) {
   EXPECT_EQ(MergeVerdict(in).kind(), ktstr::v1::VERDICT_KIND_SCHED_DIED);
   s->set_state(ktstr::agent::v1::SCHEDULER_STATE_NOT_ATTACHED);
   EXPECT_EQ(MergeVerdict(in).kind(), ktstr::v1::VERDICT_KIND_SCHED_NOT_ATTACHED);
+}
+
+// Every SchedulerReport state maps to its verdict kind (sched_ext-facts.md); an ejection
+// names its exit kind even when the kernel's reason text did not reach the agent.
+TEST(MergeVerdict, SchedulerStatesMapToVerdictKinds) {
+  VerdictInputs in;
+  in.agent_result = Report(ktstr::v1::TEST_OUTCOME_FAIL, "scheduler died during the test");
+  auto* s = in.agent_result->mutable_scheduler();
+  s->set_ops_name("scx_fifo");
+
+  s->set_state(ktstr::agent::v1::SCHEDULER_STATE_DIED);
+  s->set_exit_code(3);
+  s->set_exit_detail("loader exited with status 3 before attaching");
+  s->set_log("scx_fifo: exiting at once with status 3");
+  auto died = MergeVerdict(in);
+  EXPECT_EQ(died.kind(), ktstr::v1::VERDICT_KIND_SCHED_DIED);
+  EXPECT_EQ(died.reason(),
+            "scheduler died (exit code 3): loader exited with status 3 before attaching");
+  EXPECT_EQ(died.scheduler().process_exit_code(), 3);
+  EXPECT_EQ(died.scheduler().log_excerpt(), "scx_fifo: exiting at once with status 3");
+
+  s->set_state(ktstr::agent::v1::SCHEDULER_STATE_NOT_ATTACHED);
+  s->set_exit_code(1);
+  s->set_exit_detail("verifier rejected the scheduler: R1 invalid mem access 'scalar'");
+  auto na = MergeVerdict(in);
+  EXPECT_EQ(na.kind(), ktstr::v1::VERDICT_KIND_SCHED_NOT_ATTACHED);
+  EXPECT_EQ(na.reason(), "scheduler never attached: verifier rejected the scheduler: R1 invalid "
+                         "mem access 'scalar'");
+
+  struct Case {
+    ktstr::v1::SchedExitKind kind;
+    const char* words;
+  };
+  for (const Case& c : {Case{ktstr::v1::SCHED_EXIT_KIND_STALL, "runnable task stall"},
+                        Case{ktstr::v1::SCHED_EXIT_KIND_SCX_BPF_ERROR, "scx_bpf_error"},
+                        Case{ktstr::v1::SCHED_EXIT_KIND_RUNTIME_ERROR, "runtime error"},
+                        Case{ktstr::v1::SCHED_EXIT_KIND_SYSRQ, "disabled by sysrq-S"},
+                        Case{ktstr::v1::SCHED_EXIT_KIND_OTHER, "unknown exit"}}) {
+    s->set_state(ktstr::agent::v1::SCHEDULER_STATE_EJECTED);
+    s->set_exit_kind(c.kind);
+    s->set_exit_kind_text("");
+    s->set_exit_detail("");
+    auto ej = MergeVerdict(in);
+    EXPECT_EQ(ej.kind(), ktstr::v1::VERDICT_KIND_SCHED_EJECTED) << c.words;
+    EXPECT_EQ(ej.reason(), absl::StrCat("scheduler ejected: ", c.words));
+    EXPECT_EQ(ej.scheduler().exit_kind(), c.kind);
+  }
+
+  s->set_state(ktstr::agent::v1::SCHEDULER_STATE_SCHED_EXT_ABSENT);
+  s->set_exit_detail("/sys/kernel/sched_ext is missing");
+  auto skip = MergeVerdict(in);
+  EXPECT_EQ(skip.kind(), ktstr::v1::VERDICT_KIND_SKIP);
+  EXPECT_EQ(skip.reason(), "skipped: kernel has no sched_ext (/sys/kernel/sched_ext is missing)");
+
+  // Attached to the end: the test's own outcome decides, and the scheduler is recorded.
+  s->set_state(ktstr::agent::v1::SCHEDULER_STATE_RAN);
+  s->set_exit_kind(ktstr::v1::SCHED_EXIT_KIND_UNREGISTERED);
+  auto fail = MergeVerdict(in);
+  EXPECT_EQ(fail.kind(), ktstr::v1::VERDICT_KIND_FAIL);
+  EXPECT_EQ(fail.scheduler().name(), "scx_fifo");
 }
 
 TEST(MergeVerdict, InfraErrorsAreNamed) {

@@ -1,11 +1,14 @@
 #include "daemon/vm_executor.h"
 
+#include <unistd.h>
+
 #include <set>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "daemon/fs_util.h"
 #include "daemon/shape.h"
@@ -198,6 +201,22 @@ ExecutionOutcome VmExecutor::Execute(const JobRequest& req, const JobProgress& p
       if (!put.ok()) break;
       put = agent.PutFile(f.host_path, f.guest_path, f.mode, deadline).status();
       lib_dirs.insert(f.guest_path.substr(0, f.guest_path.rfind('/')));
+    }
+  }
+  // libbpf resolves a scheduler's __kconfig externs from /boot/config-$(uname -r); ship the
+  // cache entry's config (130 KB) when it has one. A scheduler without such externs
+  // (scx_fifo) does not need it, so a missing config or a failed put only warns.
+  if (put.ok() && !req.scheduler_binary_path.empty()) {
+    if (req.kernel_config_path.empty() || req.kernel_release.empty()) {
+      spdlog::warn("job {}/{}: kernel {} has no cached config; /boot/config-* not shipped",
+                   req.run_id, req.index, req.kernel_key);
+    } else if (absl::Status c = agent
+                                    .PutFile(req.kernel_config_path,
+                                             "/boot/config-" + req.kernel_release, 0644, deadline)
+                                    .status();
+               !c.ok()) {
+      spdlog::warn("job {}/{}: could not put /boot/config-{}: {}", req.run_id, req.index,
+                   req.kernel_release, std::string(c.message()));
     }
   }
   std::optional<agent::v1::TestResult> result;

@@ -1,5 +1,8 @@
-// scx_fifo: loads the global-FIFO sched_ext scheduler and runs until SIGINT/SIGTERM or until
-// the kernel disables it. The policy is described at the top of scx_fifo.bpf.c.
+// scx_fifo: loads the global-FIFO sched_ext scheduler and runs until SIGINT/SIGTERM/SIGUSR2 or
+// until the kernel disables it. SIGUSR2 is ktstr's work-conservation watchdog (a test worker
+// that waited over 2 s sends it): handled like SIGTERM so the loader detaches and still prints
+// its exit record. Unhandled, it killed the loader mid-way through printing the record of a
+// kernel-side ejection (workers resume right after the ejection and see their long gap). The policy is described at the top of scx_fifo.bpf.c.
 //
 // Output contract (read by //guest_agent/sched's supervisor and by people):
 //   stdout "scx_fifo: attached"            once the struct_ops link exists
@@ -74,6 +77,7 @@ int Run(const ScxFifoOptions& opts) {
   sa.sa_handler = OnSignal;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGUSR2, &sa, nullptr);
 
   absl::StatusOr<std::unique_ptr<ScxFifo>> fifo = ScxFifo::Load(opts);
   if (!fifo.ok()) {

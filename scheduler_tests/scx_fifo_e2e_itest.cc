@@ -1,0 +1,171 @@
+// End to end under QEMU (TCG here): `ktstr-client test scx_fifo_tests` against a real ktstrd
+// (temp socket and state dir) that boots real VMs with the default guest kernel. One run of
+// six jobs on one shape; each test must end with exactly its expected VerdictKind, read from
+// the client's --json output and again from the daemon's SQLite results, and the text report
+// (`ktstr-client stats show`) must name the scheduler, the ejection reason and the loader log.
+#include <fcntl.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include <map>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "daemon/fs_util.h"
+#include "gtest/gtest.h"
+#include "proto/ktstr/v1/ktstr_service.grpc.pb.h"
+
+namespace ktstr {
+namespace {
+
+using daemon::ReadFileToString;
+using daemon::RemoveTree;
+
+const pid_t kTestPid = getpid();
+std::string SockDir() { return absl::StrCat("/tmp/ktstr_fifoit_", kTestPid); }
+std::string Sock() { return SockDir() + "/ktstrd.sock"; }
+std::string Tmp() { return std::string(getenv("TEST_TMPDIR")); }
+std::string State() { return Tmp() + "/state"; }
+
+// What each scx_fifo_tests case must end with (the binary's expect_<verdict>_* naming).
+const std::map<std::string, ktstr::v1::VerdictKind>& Expected() {
+  static const auto* m = new std::map<std::string, ktstr::v1::VerdictKind>{
+      {"steady_scx_fifo", ktstr::v1::VERDICT_KIND_PASS},
+      {"steady_eevdf", ktstr::v1::VERDICT_KIND_PASS},
+      {"expect_ejected_stall", ktstr::v1::VERDICT_KIND_SCHED_EJECTED},
+      {"expect_fail_degrade", ktstr::v1::VERDICT_KIND_FAIL},
+      {"expect_not_attached_fail_verify", ktstr::v1::VERDICT_KIND_SCHED_NOT_ATTACHED},
+      {"expect_died_exit_now", ktstr::v1::VERDICT_KIND_SCHED_DIED},
+  };
+  return *m;
+}
+
+// Runs ktstr-client; stdout to *out, stderr to *err; returns the exit code.
+int Client(const std::vector<std::string>& args, std::string* out, std::string* err) {
+  std::string o = Tmp() + "/client.out", e = Tmp() + "/client.err";
+  std::string cmd = absl::StrCat("client/ktstr-client --socket ", Sock(), " --no-autostart");
+  for (const auto& a : args) absl::StrAppend(&cmd, " '", a, "'");
+  absl::StrAppend(&cmd, " >", o, " 2>", e);
+  int status = system(cmd.c_str());
+  *out = ReadFileToString(o).value_or("");
+  *err = ReadFileToString(e).value_or("");
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int StoredVerdict(const std::string& test_name) {
+  sqlite3* db;
+  int kind = -1;
+  if (sqlite3_open_v2((State() + "/results.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) !=
+      SQLITE_OK) {
+    return kind;
+  }
+  sqlite3_stmt* q;
+  sqlite3_prepare_v2(db, "SELECT verdict_kind FROM jobs WHERE test_name = ? ORDER BY rowid DESC",
+                     -1, &q, nullptr);
+  sqlite3_bind_text(q, 1, test_name.c_str(), -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(q) == SQLITE_ROW) kind = sqlite3_column_int(q, 0);
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+  return kind;
+}
+
+class ScxFifoE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RemoveTree(SockDir());
+    daemon_ = fork();
+    if (daemon_ == 0) {
+      int fd = open((State() + ".log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      dup2(fd, 2);
+      execl("daemon/ktstrd", "ktstrd", ("--socket=" + Sock()).c_str(),
+            ("--state_dir=" + State()).c_str(), "--agent=guest_agent/ktstr-agent",
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    auto ch = grpc::CreateChannel("unix:" + Sock(), grpc::InsecureChannelCredentials());
+    ASSERT_TRUE(ch->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(60))))
+        << "ktstrd did not come up:\n" << ReadFileToString(State() + ".log").value_or("");
+  }
+  void TearDown() override {
+    if (daemon_ > 0) {
+      kill(daemon_, SIGTERM);
+      waitpid(daemon_, nullptr, 0);
+    }
+    RemoveTree(SockDir());
+  }
+  pid_t daemon_ = -1;
+};
+
+TEST_F(ScxFifoE2eTest, SixCasesGiveTheirSixVerdicts) {
+  std::string out, err;
+  const absl::Time t0 = absl::Now();
+  // Some jobs are expected to fail, so the client's exit code is 1 (tests failed).
+  EXPECT_EQ(Client({"test", "scheduler_tests/scx_fifo_tests", "--json"}, &out, &err), 1)
+      << out << err;
+  const double run_s = absl::ToDoubleSeconds(absl::Now() - t0);
+  ktstr::v1::Run run;
+  google::protobuf::util::JsonParseOptions opts;
+  opts.ignore_unknown_fields = true;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &run, opts).ok()) << out << err;
+  ASSERT_EQ(run.jobs_size(), static_cast<int>(Expected().size())) << out;
+  double vm_test_s = 0;
+  for (const ktstr::v1::Job& job : run.jobs()) {
+    const std::string& name = job.spec().test_name();
+    auto want = Expected().find(name);
+    ASSERT_NE(want, Expected().end()) << "unexpected test " << name;
+    const ktstr::v1::Verdict& v = job.verdict();
+    EXPECT_EQ(v.kind(), want->second)
+        << name << ": got " << ktstr::v1::VerdictKind_Name(v.kind()) << " (" << v.reason()
+        << ")\nscheduler log:\n" << v.scheduler().log_excerpt() << "\nconsole:\n"
+        << v.console_excerpt();
+    EXPECT_EQ(StoredVerdict(name), want->second) << name;
+    vm_test_s += job.test_s();
+    printf("  %-34s %-22s wall %6.1fs test %5.1fs startup %5.1fs %s  %s\n", name.c_str(),
+           ktstr::v1::VerdictKind_Name(v.kind()).c_str(), job.wall_s(), job.test_s(),
+           job.startup_s(), job.warm_vm() ? "warm" : "cold", v.reason().c_str());
+    const bool eevdf = name == "steady_eevdf";
+    EXPECT_EQ(job.spec().scheduler().name(), eevdf ? "" : "scx_fifo") << name;
+    if (!eevdf) {
+      EXPECT_TRUE(job.spec().scheduler().has_binary()) << name;
+    }
+    if (name == "steady_scx_fifo") {
+      EXPECT_EQ(v.scheduler().name(), "scx_fifo") << v.DebugString();
+    } else if (name == "expect_ejected_stall") {
+      EXPECT_EQ(v.scheduler().exit_kind(), ktstr::v1::SCHED_EXIT_KIND_STALL) << v.DebugString();
+      EXPECT_TRUE(absl::StrContains(v.reason(), "scheduler ejected: runnable task stall"))
+          << v.reason();
+      // The loader's own exit record (and the kernel's debug dump before it) is in the log.
+      EXPECT_TRUE(absl::StrContains(v.scheduler().log_excerpt(), "EXIT: runnable task stall"))
+          << v.scheduler().log_excerpt();
+    } else if (name == "expect_fail_degrade") {
+      // The test's own gap check failed, on the degraded cgroup, while scx_fifo stayed
+      // attached to the end (the verdict records it, with no ejection).
+      EXPECT_TRUE(absl::StartsWith(v.reason(), "stuck ")) << v.reason();
+      EXPECT_TRUE(absl::StrContains(v.reason(), "(cg_1 worker")) << v.reason();
+      EXPECT_TRUE(absl::StrContains(v.reason(), "limit 200ms")) << v.reason();
+      EXPECT_EQ(v.scheduler().name(), "scx_fifo") << v.DebugString();
+      EXPECT_NE(v.scheduler().exit_kind(), ktstr::v1::SCHED_EXIT_KIND_STALL);
+    } else if (name == "expect_not_attached_fail_verify") {
+      EXPECT_TRUE(absl::StrContains(v.reason(), "verifier")) << v.reason();
+    } else if (name == "expect_died_exit_now") {
+      EXPECT_EQ(v.scheduler().process_exit_code(), 3) << v.DebugString();
+    }
+  }
+  printf("run: %.1fs wall for %d jobs, %.1fs summed test time\n", run_s, run.jobs_size(),
+         vm_test_s);
+
+  // The text report of the same run: scheduler named, reason line, loader log excerpt.
+  ASSERT_EQ(Client({"stats", "show", run.run_id()}, &out, &err), 0) << out << err;
+  EXPECT_TRUE(absl::StrContains(out, "[sched=scx_fifo]")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "scheduler ejected: runnable task stall")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "--- scheduler log (scx_fifo) ---")) << out;
+}
+
+}  // namespace
+}  // namespace ktstr
