@@ -1,7 +1,7 @@
 #!/bin/bash
 # Checks the example ktstr test binary's command-line contract: --ktstr-list JSON (names,
 # attributes with ktstr's defaults and the test's own values), --help, the no-argument
-# message, and the exit codes for bad input. Runs nothing on the host.
+# handoff to ktstr-client, and the exit codes for bad input. Runs no test on the host.
 set -u
 BIN="${TEST_SRCDIR}/ktstr/scheduler_tests/example_tests"
 fail=0
@@ -36,10 +36,30 @@ PY
 "$BIN" --help | grep -q -- "--ktstr-run NAME"
 check "[ $? -eq 0 ]" "--help documents --ktstr-run"
 
-msg="$("$BIN" 2>&1)"; rc=$?
-check "[ $rc -eq 64 ]" "no arguments exits 64 (got $rc)"
-check "echo \"\$msg\" | grep -q ktstrd" "no-argument message mentions ktstrd"
-check "echo \"\$msg\" | grep -q -- '--ktstr-run NAME'" "no-argument message says how to run bare-metal"
+# No arguments: the binary execs `ktstr-client test <itself>` and exits with its status.
+# A recording stand-in client checks that handoff here (the real client -> ktstrd -> VM path is
+# covered by //daemon:ktstrd_vm_itest and //scheduler_tests:scx_fifo_e2e_itest).
+tmp="$(mktemp -d)"
+cat > "$tmp/fake-client" <<SH
+#!/bin/sh
+printf '%s\n' "\$@" > "$tmp/args"
+exit 7
+SH
+chmod +x "$tmp/fake-client"
+KTSTR_CLIENT="$tmp/fake-client" "$BIN" >/dev/null 2>&1; rc=$?
+check "[ $rc -eq 7 ]" "no arguments exits with the client's status (got $rc)"
+self="$(readlink -f "$BIN")"
+check "[ \"\$(sed -n 1p $tmp/args)\" = test ]" "the client is asked to 'test'"
+check "[ \"\$(sed -n 2p $tmp/args)\" = \"$self\" ]" "the client gets the binary's own path"
+
+# Without any client to find: a harness error that names the places tried and the way out.
+cp "$BIN" "$tmp/alone"
+msg="$(env -u KTSTR_CLIENT -u TEST_SRCDIR -u RUNFILES_DIR PATH=/nonexistent "$tmp/alone" 2>&1)"; rc=$?
+check "[ $rc -eq 3 ]" "no client found exits 3 (got $rc)"
+check "echo \"\$msg\" | grep -q 'ktstr-client not found'" "says the client was not found"
+check "echo \"\$msg\" | grep -q KTSTR_CLIENT" "says how to point at the client"
+check "echo \"\$msg\" | grep -q -- '--ktstr-run NAME'" "says how to run bare-metal"
+rm -rf "$tmp"
 
 "$BIN" --ktstr-run no_such_test >/dev/null 2>&1; rc=$?
 check "[ $rc -eq 3 ]" "unknown test is a harness error (got $rc)"

@@ -1,18 +1,22 @@
 #include "guest_agent/testlib/harness.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "guest_agent/testlib/cgroup_manager.h"
 #include "guest_agent/testlib/ctx.h"
 #include "guest_agent/testlib/list_json.h"
@@ -38,8 +42,10 @@ A ktstr test binary: scheduler tests written with KTSTR_TEST.
 
 Environment: SCHED_PID = pid of the scheduler under test (its death fails the test).
 Exit codes of --ktstr-run: 0 pass, 1 fail, 2 skip, 3 harness error; 64 usage error.
-Without arguments the binary will hand itself to ktstrd (which runs each test in a VM with
-its topology); that lands with the daemon.
+Without arguments the binary hands itself to ktstrd: it runs `ktstr-client test <itself>`
+(each test in its own VM with its topology) and exits with the client's status. The client
+is $KTSTR_CLIENT, else client/ktstr-client in Bazel runfiles or in a directory above this
+binary (bazel-bin), else ktstr-client on PATH.
 )";
 
 struct Options {
@@ -205,6 +211,60 @@ int RunOne(const Options& o) {
   }
 }
 
+// Where ktstr-client may be, in order; see kUsage.
+std::vector<std::string> ClientCandidates(const std::string& self_dir) {
+  std::vector<std::string> c;
+  if (const char* env = getenv("KTSTR_CLIENT"); env && *env) return {env};
+  for (const char* var : {"RUNFILES_DIR", "TEST_SRCDIR"}) {
+    if (const char* dir = getenv(var); dir && *dir) {
+      c.push_back(absl::StrCat(dir, "/ktstr/client/ktstr-client"));
+    }
+  }
+  // In bazel-bin the client sits at <bin>/client/ktstr-client; the test binary is somewhere
+  // below <bin>, possibly in a nested package.
+  std::string dir = self_dir;
+  for (int up = 0; up < 8 && !dir.empty(); ++up) {
+    c.push_back(absl::StrCat(dir, "/client/ktstr-client"));
+    dir = dir.substr(0, dir.rfind('/'));
+  }
+  const char* path = getenv("PATH");
+  for (absl::string_view d : absl::StrSplit(path ? path : "", ':', absl::SkipEmpty())) {
+    c.push_back(absl::StrCat(d, "/ktstr-client"));
+  }
+  return c;
+}
+
+// No arguments on a host: run every test through ktstrd. exec keeps the client's exit
+// status (0 all passed, 1 a test failed) as this binary's, which is what `bazel test` and
+// shell scripts read.
+int HandToKtstrd(const char* prog) {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) {
+    fprintf(stderr, "%s: cannot find its own path (/proc/self/exe): %s\n", prog, strerror(errno));
+    return kExitHarnessError;
+  }
+  std::string self(buf, static_cast<size_t>(n));
+  std::string self_dir = self.substr(0, self.rfind('/'));
+  std::vector<std::string> tried = ClientCandidates(self_dir);
+  for (const std::string& client : tried) {
+    if (access(client.c_str(), X_OK) != 0) continue;
+    fprintf(stderr, "%s: running its tests through ktstrd: %s test %s\n", prog, client.c_str(),
+            self.c_str());
+    fflush(stderr);
+    execl(client.c_str(), client.c_str(), "test", self.c_str(), static_cast<char*>(nullptr));
+    fprintf(stderr, "%s: exec %s: %s\n", prog, client.c_str(), strerror(errno));
+    return kExitHarnessError;
+  }
+  fprintf(stderr,
+          "%s: ktstr-client not found, so its tests cannot be handed to ktstrd. Tried:\n  %s\n"
+          "Set KTSTR_CLIENT=/path/to/ktstr-client or put ktstr-client on PATH; or list the "
+          "tests with --ktstr-list, or run one bare-metal on this host (root):\n"
+          "  %s --ktstr-run NAME [--ktstr-duration-s S]\n",
+          prog, absl::StrJoin(tried, "\n  ").c_str(), prog);
+  return kExitHarnessError;
+}
+
 }  // namespace
 
 int RunHarness(int argc, char** argv) {
@@ -236,13 +296,7 @@ int RunHarness(int argc, char** argv) {
     return kExitPass;
   }
   if (!o.run.empty()) return RunOne(o);
-  fprintf(stderr,
-          "%s: %zu ktstr tests. Running them through ktstrd (each in a VM with its topology) "
-          "is not available yet: that lands with the daemon.\n"
-          "For now, list them with --ktstr-list, or run one bare-metal on this host (root; "
-          "under the active scheduler):\n  %s --ktstr-run NAME [--ktstr-duration-s S]\n",
-          prog, reg.tests().size(), prog);
-  return kExitUsage;
+  return HandToKtstrd(prog);
 }
 
 }  // namespace ktstr
