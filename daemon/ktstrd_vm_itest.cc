@@ -13,6 +13,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
+#include "daemon/testing/ktstrd_harness.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -45,32 +46,13 @@ pid_t StartDaemon() {
   return pid;
 }
 
-// Runs ktstr-client with `args`; returns its exit code, stdout in *out.
+// Runs ktstr-client with `args`; returns its exit code, stdout and stderr in *out.
 int Client(const std::vector<std::string>& args, std::string* out) {
-  std::string file = std::string(getenv("TEST_TMPDIR")) + "/client.out";
-  std::string cmd = absl::StrCat("client/ktstr-client --socket ", Sock(), " --no-autostart");
-  for (const auto& a : args) absl::StrAppend(&cmd, " '", a, "'");
-  absl::StrAppend(&cmd, " >", file, " 2>&1");
-  int status = system(cmd.c_str());
-  *out = *ReadFileToString(file);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return ktstr::daemon::testing::RunClient(Sock(), getenv("TEST_TMPDIR"), args, out);
 }
 
 int StoredVerdict(const std::string& test_name) {
-  sqlite3* db;
-  int kind = -1;
-  if (sqlite3_open_v2((State() + "/results.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) !=
-      SQLITE_OK) {
-    return kind;
-  }
-  sqlite3_stmt* q;
-  sqlite3_prepare_v2(db, "SELECT verdict_kind FROM jobs WHERE test_name = ? ORDER BY rowid DESC",
-                     -1, &q, nullptr);
-  sqlite3_bind_text(q, 1, test_name.c_str(), -1, SQLITE_TRANSIENT);
-  if (sqlite3_step(q) == SQLITE_ROW) kind = sqlite3_column_int(q, 0);
-  sqlite3_finalize(q);
-  sqlite3_close(db);
-  return kind;
+  return ktstr::daemon::testing::StoredVerdict(State() + "/results.db", test_name);
 }
 
 class KtstrdVmTest : public ::testing::Test {

@@ -14,6 +14,7 @@
 
 #include <map>
 
+#include "daemon/testing/ktstrd_harness.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -48,31 +49,11 @@ const std::map<std::string, ktstr::v1::VerdictKind>& Expected() {
 
 // Runs ktstr-client; stdout to *out, stderr to *err; returns the exit code.
 int Client(const std::vector<std::string>& args, std::string* out, std::string* err) {
-  std::string o = Tmp() + "/client.out", e = Tmp() + "/client.err";
-  std::string cmd = absl::StrCat("client/ktstr-client --socket ", Sock(), " --no-autostart");
-  for (const auto& a : args) absl::StrAppend(&cmd, " '", a, "'");
-  absl::StrAppend(&cmd, " >", o, " 2>", e);
-  int status = system(cmd.c_str());
-  *out = ReadFileToString(o).value_or("");
-  *err = ReadFileToString(e).value_or("");
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return ktstr::daemon::testing::RunClient(Sock(), Tmp(), args, out, err);
 }
 
 int StoredVerdict(const std::string& test_name) {
-  sqlite3* db;
-  int kind = -1;
-  if (sqlite3_open_v2((State() + "/results.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) !=
-      SQLITE_OK) {
-    return kind;
-  }
-  sqlite3_stmt* q;
-  sqlite3_prepare_v2(db, "SELECT verdict_kind FROM jobs WHERE test_name = ? ORDER BY rowid DESC",
-                     -1, &q, nullptr);
-  sqlite3_bind_text(q, 1, test_name.c_str(), -1, SQLITE_TRANSIENT);
-  if (sqlite3_step(q) == SQLITE_ROW) kind = sqlite3_column_int(q, 0);
-  sqlite3_finalize(q);
-  sqlite3_close(db);
-  return kind;
+  return ktstr::daemon::testing::StoredVerdict(State() + "/results.db", test_name);
 }
 
 class ScxFifoE2eTest : public ::testing::Test {
