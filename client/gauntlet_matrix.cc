@@ -100,6 +100,8 @@ std::string FormatGauntletMatrix(const ktstr::v1::Run& run) {
       auto it = cells.find({r, c});
       absl::StrAppend(&out, absl::StrFormat("  %-*s", c.size(), it == cells.end() ? "-" : it->second));
     }
+    // No trailing blanks after a short last cell.
+    out.erase(out.find_last_not_of(' ') + 1);
     absl::StrAppend(&out, "\n");
   }
   return out;
