@@ -25,13 +25,11 @@
 namespace ktstr::client {
 namespace {
 
-struct GauntletOptions {
+struct GauntletOptions : SharedRunOptions {
   std::vector<std::string> binaries;
   GauntletSelection selection;
   bool max_vcpus_given = false;
-  uint32_t duration_s = 0;
   bool dry_run = false;
-  RunOutputOptions output;
 };
 
 // "a,b" -> {a, b}; "all" -> {} (no restriction). Empty items are an error.
@@ -50,10 +48,11 @@ absl::StatusOr<GauntletOptions> ParseArgs(const Args& args) {
   GauntletOptions o;
   ArgReader r(args);
   std::string v;
-  while (r.Next() && r.status().ok()) {
+  absl::Status bad;
+  while (r.Next() && r.status().ok() && bad.ok()) {
     const std::string& a = r.arg();
-    if (r.Option("-E", &v) || r.Option("--filter", &v)) {
-      o.selection.filter = v;
+    if (ParseSharedRunOption(r, &o, &bad)) {
+      // -E, --duration, --json, --junit, -v
     } else if (r.Option("--presets", &v) || r.Option("--profiles", &v)) {
       const bool presets = absl::StartsWith(a, "--presets");
       absl::StatusOr<std::vector<std::string>> names =
@@ -69,18 +68,8 @@ absl::StatusOr<GauntletOptions> ParseArgs(const Args& args) {
         return absl::InvalidArgumentError("--max-vcpus takes a positive number of vCPUs");
       }
       o.max_vcpus_given = true;
-    } else if (r.Option("--duration", &v)) {
-      if (r.status().ok() && !absl::SimpleAtoi(v, &o.duration_s)) {
-        return absl::InvalidArgumentError("--duration takes whole seconds");
-      }
-    } else if (r.Option("--junit", &v)) {
-      o.output.junit = v;
-    } else if (a == "--json") {
-      o.output.json = true;
     } else if (a == "--dry-run") {
       o.dry_run = true;
-    } else if (a == "-v" || a == "--verbose") {
-      o.output.verbose = true;
     } else if (absl::StartsWith(a, "-")) {
       return absl::InvalidArgumentError(absl::StrCat("unknown option ", a, " (see --help)"));
     } else {
@@ -88,6 +77,8 @@ absl::StatusOr<GauntletOptions> ParseArgs(const Args& args) {
     }
   }
   if (!r.status().ok()) return r.status();
+  if (!bad.ok()) return bad;
+  o.selection.filter = o.filter;
   if (o.binaries.empty()) {
     return absl::InvalidArgumentError(
         "usage: ktstr-client gauntlet BINARY... [-E FILTER] [--presets NAME,...|all] "

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "absl/strings/numbers.h"
 #include "client/exit_codes.h"
 #include "client/junit.h"
 #include "client/printer.h"
@@ -50,6 +51,27 @@ void Consume(grpc::ClientReader<ktstr::v1::RunEvent>* reader, const RunOutputOpt
 }
 
 }  // namespace
+
+bool ParseSharedRunOption(ArgReader& r, SharedRunOptions* o, absl::Status* status) {
+  const std::string& a = r.arg();
+  std::string v;
+  if (r.Option("-E", &v) || r.Option("--filter", &v)) {
+    o->filter = v;
+  } else if (r.Option("--duration", &v)) {
+    if (r.status().ok() && !absl::SimpleAtoi(v, &o->duration_s)) {
+      *status = absl::InvalidArgumentError("--duration takes whole seconds");
+    }
+  } else if (r.Option("--junit", &v)) {
+    o->output.junit = v;
+  } else if (a == "--json") {
+    o->output.json = true;
+  } else if (a == "-v" || a == "--verbose") {
+    o->output.verbose = true;
+  } else {
+    return false;
+  }
+  return true;
+}
 
 absl::StatusOr<ktstr::v1::Run> SubmitAndFollow(Connection& conn, ktstr::v1::SubmitRunRequest req,
                                                const RunOutputOptions& o) {

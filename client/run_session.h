@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "client/arg_reader.h"
 #include "client/connection.h"
 #include "proto/ktstr/v1/ktstr_service.grpc.pb.h"
 
@@ -18,6 +19,16 @@ struct RunOutputOptions {
   bool verbose = false;  // VM assignments and the guest's output lines on stderr
   std::string junit;     // write JUnit XML here when not empty
 };
+
+// The options `test` and `gauntlet` share: -E/--filter, --duration, --json, --junit, -v.
+struct SharedRunOptions {
+  std::string filter;       // substring of the test name
+  uint32_t duration_s = 0;  // 0 = each test's own
+  RunOutputOptions output;
+};
+// True when the reader's current argument is one of them; a bad value is an INVALID_ARGUMENT
+// in *status.
+bool ParseSharedRunOption(ArgReader& r, SharedRunOptions* o, absl::Status* status);
 
 // Submits `req` and returns the finished run as stored (GetRun). UNAVAILABLE when the daemon
 // is lost for good before the run finishes.

@@ -23,13 +23,10 @@
 namespace ktstr::client {
 namespace {
 
-struct TestOptions {
+struct TestOptions : SharedRunOptions {
   std::vector<std::string> binaries;
-  std::string filter;
   std::string kernel;
   std::optional<ktstr::v1::Topology> topology;
-  uint32_t duration_s = 0;
-  RunOutputOptions output;
   std::map<std::string, std::string> labels;  // --label K=V, on every job
 };
 
@@ -37,10 +34,11 @@ absl::StatusOr<TestOptions> ParseArgs(const Args& args) {
   TestOptions o;
   ArgReader r(args);
   std::string v;
-  while (r.Next()) {
+  absl::Status bad;
+  while (r.Next() && r.status().ok() && bad.ok()) {
     const std::string& a = r.arg();
-    if (r.Option("-E", &v) || r.Option("--filter", &v)) {
-      o.filter = v;
+    if (ParseSharedRunOption(r, &o, &bad)) {
+      // -E, --duration, --json, --junit, -v
     } else if (r.Option("--kernel", &v)) {
       o.kernel = v;
     } else if (r.Option("--topology", &v)) {
@@ -48,22 +46,12 @@ absl::StatusOr<TestOptions> ParseArgs(const Args& args) {
       absl::StatusOr<ktstr::v1::Topology> t = ParseTopologyArg(v);
       if (!t.ok()) return t.status();
       o.topology = *t;
-    } else if (r.Option("--duration", &v)) {
-      if (r.status().ok() && !absl::SimpleAtoi(v, &o.duration_s)) {
-        return absl::InvalidArgumentError("--duration takes whole seconds");
-      }
-    } else if (r.Option("--junit", &v)) {
-      o.output.junit = v;
     } else if (r.Option("--label", &v)) {
       size_t eq = v.find('=');
       if (r.status().ok() && eq == std::string::npos) {
         return absl::InvalidArgumentError("--label takes KEY=VALUE");
       }
       if (eq != std::string::npos) o.labels[v.substr(0, eq)] = v.substr(eq + 1);
-    } else if (a == "--json") {
-      o.output.json = true;
-    } else if (a == "-v" || a == "--verbose") {
-      o.output.verbose = true;
     } else if (absl::StartsWith(a, "-")) {
       return absl::InvalidArgumentError(absl::StrCat("unknown option ", a));
     } else {
@@ -71,6 +59,7 @@ absl::StatusOr<TestOptions> ParseArgs(const Args& args) {
     }
   }
   if (!r.status().ok()) return r.status();
+  if (!bad.ok()) return bad;
   if (o.binaries.empty()) {
     return absl::InvalidArgumentError("usage: ktstr-client test BINARY... [-E FILTER] "
                                       "[--kernel K] [--topology N,L,C,T] [--json] [--junit FILE]");
