@@ -1,5 +1,6 @@
 #include "client/gauntlet_plan.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -70,9 +71,13 @@ absl::StatusOr<GauntletPlan> PlanGauntlet(const std::vector<GauntletBinary>& bin
     }
   }
   GauntletPlan plan;
-  plan.several_kernels = sel.kernels.size() > 1;
-  const std::vector<std::string> kernels = sel.kernels.empty() ? std::vector<std::string>{""}
-                                                               : sel.kernels;
+  std::vector<std::string> kernels;  // in the order given, each once
+  for (const std::string& k : sel.kernels) {
+    if (std::find(kernels.begin(), kernels.end(), k) == kernels.end()) kernels.push_back(k);
+  }
+  plan.kernels = kernels;
+  plan.several_kernels = kernels.size() > 1;
+  if (kernels.empty()) kernels.push_back("");  // the daemon's default
   std::set<std::string> known_profiles;
   std::set<std::string> over_cap;
   for (size_t b = 0; b < binaries.size(); ++b) {
@@ -149,11 +154,11 @@ std::string FormatPlan(const GauntletPlan& plan, const std::vector<GauntletBinar
     c.profiles.insert(v.profile_name());
     ++c.variants;
   }
-  const size_t kernels = std::max<size_t>(1, sel.kernels.size());
+  const size_t kernels = std::max<size_t>(1, plan.kernels.size());
   absl::StrAppend(&out, "gauntlet: ", plan.variants.size(), " variants from ",
                   plan.tests_selected, " tests (", kernels, " kernel",
                   kernels == 1 ? "" : "s", ": ",
-                  sel.kernels.empty() ? "the daemon's default" : absl::StrJoin(sel.kernels, ", "),
+                  plan.kernels.empty() ? "the daemon's default" : absl::StrJoin(plan.kernels, ", "),
                   ")\n");
   for (const auto& [name, c] : per_test) {
     absl::StrAppend(&out, absl::StrFormat("  %s: %u presets x %u profiles x %u kernels = %u\n",

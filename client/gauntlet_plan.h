@@ -68,6 +68,7 @@ struct GauntletPlan {
   size_t over_cap_variants = 0;
   std::vector<std::string> host_only;  // tests that never expand
   size_t tests_selected = 0;           // matching the filter, host-only included
+  std::vector<std::string> kernels;    // each once, in the order given; empty = the default
   bool several_kernels = false;
 };
 

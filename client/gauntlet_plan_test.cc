@@ -113,11 +113,12 @@ TEST(GauntletPlanTest, ProfilesTimesPresetsTimesKernels) {
   std::vector<GauntletBinary> bins = {Binary("/x/bin", {Listed("a"), SchedTest("b")})};
   GauntletSelection sel;
   sel.presets = {"tiny-2llc", "smt-2llc", "odd-3llc"};
-  sel.kernels = {"7.3.4", "mykernel"};
+  sel.kernels = {"7.3.4", "mykernel", "7.3.4"};  // a repeated kernel counts once
   absl::StatusOr<GauntletPlan> p = PlanGauntlet(bins, sel);
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->variants.size(), 3u * 1 * 2 + 3u * 3 * 2);
   EXPECT_TRUE(p->several_kernels);
+  EXPECT_TRUE(absl::StrContains(FormatPlan(*p, bins, sel), "(2 kernels: 7.3.4, mykernel)"));
   std::set<std::string> names;
   for (const GauntletVariant& v : p->variants) names.insert(v.Name(true));
   EXPECT_EQ(names.size(), p->variants.size());  // every variant has its own name
