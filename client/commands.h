@@ -17,6 +17,8 @@ int GauntletCommand(const ConnectOptions& conn, const Args& args);
 int StatsCommand(const ConnectOptions& conn, const Args& args);
 int PoolCommand(const ConnectOptions& conn, const Args& args);
 int KernelCommand(const ConnectOptions& conn, const Args& args);
+// `kernel build ...` (args[0] == "build").
+int KernelBuildCommand(const ConnectOptions& conn, const Args& args);
 int DaemonCommand(const ConnectOptions& conn, const Args& args);
 int CancelCommand(const ConnectOptions& conn, const Args& args);
 

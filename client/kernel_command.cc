@@ -1,4 +1,5 @@
-// `ktstr-client kernel list|import|remove|clean`: the daemon's kernel cache.
+// `ktstr-client kernel list|import|remove|clean|build`: the daemon's kernel cache
+// (build: kernel_build_command.cc).
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -9,16 +10,10 @@
 #include "absl/strings/str_cat.h"
 #include "client/commands.h"
 #include "client/exit_codes.h"
-#include "client/upload.h"
+#include "client/kernel_upload.h"
 
 namespace ktstr::client {
 namespace {
-
-namespace config {
-// Importing a bzImage extracts and strips its vmlinux, a .deb is unpacked first: seconds to
-// a minute on a busy host, far more than a unary listing needs.
-inline constexpr absl::Duration kImportDeadline = absl::Minutes(5);
-}  // namespace config
 
 constexpr char kUsage[] =
     "ktstr-client kernel list [--json]\n"
@@ -26,9 +21,13 @@ constexpr char kUsage[] =
     " [--default]\n"
     "       ktstr-client kernel remove KEY\n"
     "       ktstr-client kernel clean [--keep N] [--corrupt-only]\n"
+    "       ktstr-client kernel build [VERSION] [--source DIR] [--force] [--clean] [-j N]"
+    " [--default]\n"
     "  clean removes corrupt entries and all valid ones but the newest N (default 0); the\n"
     "  default kernel and kernels of running jobs always stay. import sends a .deb as a\n"
-    "  Debian package, anything else as a kernel image; --default makes it the default.";
+    "  Debian package, anything else as a kernel image; --default makes it the default.\n"
+    "  build compiles on this machine with tools/ktstr.kconfig and sends the result to\n"
+    "  ktstrd under its cache key (`ktstr-client kernel build --help` for details).";
 
 int Usage() {
   fprintf(stderr, "usage: %s\n", kUsage);
@@ -77,15 +76,6 @@ int List(Connection& c, const Args& args) {
     printf("(no kernels cached: run tools/setup, or `ktstr-client kernel import PATH`)\n");
   }
   return kExitOk;
-}
-
-absl::StatusOr<ktstr::v1::ArtifactRef> UploadKernelFile(Connection& c, const std::string& path,
-                                                        ktstr::v1::ArtifactKind kind) {
-  absl::StatusOr<UploadResult> up = UploadFile(c.stub.get(), path, kind);
-  if (!up.ok()) {
-    return absl::Status(up.status().code(), absl::StrCat(path, ": ", up.status().message()));
-  }
-  return up->ref;
 }
 
 int Import(Connection& c, const Args& args) {
@@ -171,6 +161,7 @@ int KernelCommand(const ConnectOptions& opts, const Args& args) {
     }
     return Usage();
   }
+  if (args[0] == "build") return KernelBuildCommand(opts, args);  // connects after parsing
   int (*sub)(Connection&, const Args&) = nullptr;
   if (args[0] == "list") sub = List;
   if (args[0] == "import") sub = Import;

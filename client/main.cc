@@ -6,6 +6,8 @@
 #include "absl/strings/match.h"
 #include "client/commands.h"
 #include "client/exit_codes.h"
+#include "spdlog/sinks/stdout_sinks.h"
+#include "spdlog/spdlog.h"
 
 namespace {
 
@@ -63,7 +65,8 @@ constexpr Command kCommands[] = {
     {"pool", "status | target N,L,C,T COUNT [--memory MB] [--kernel KEY]\n      the warm VM pool",
      ktstr::client::PoolCommand},
     {"kernel", "list [--json] | import PATH [--vmlinux F] [--config F] [--version V] [--default]"
-               " | remove KEY | clean [--keep N] [--corrupt-only]\n"
+               " | remove KEY | clean [--keep N] [--corrupt-only]"
+               " | build [VERSION] [--source DIR] [--force] [--clean] [-j N] [--default]\n"
                "      guest kernels the daemon can boot (its kernel cache)",
      ktstr::client::KernelCommand},
     {"daemon", "status | stop [--drain]\n      the daemon itself", ktstr::client::DaemonCommand},
@@ -83,6 +86,11 @@ void PrintHelp() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Libraries the client links (kernel_cache for `kernel build`) log through spdlog: their
+  // warnings go to stderr, never into the command's output; info is noise here.
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("ktstr-client"));
+  spdlog::set_pattern("ktstr-client: %l: %v");
+  spdlog::set_level(spdlog::level::warn);
   ConnectOptions conn;
   int i = 1;
   for (; i < argc && absl::StartsWith(argv[i], "-"); ++i) {

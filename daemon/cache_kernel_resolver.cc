@@ -10,6 +10,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "daemon/fs_util.h"
+#include "daemon/kernel_entry_proto.h"
 #include "kernel_cache/cache_key.h"
 #include "kernel_cache/cache_layout.h"
 #include "kernel_cache/env.h"
@@ -21,54 +22,6 @@ namespace ktstr::daemon {
 namespace {
 
 using kcache::CacheEntry;
-
-ktstr::v1::KernelSource ToProto(kcache::KernelSource s) {
-  switch (s) {
-    case kcache::KernelSource::kTarball: return ktstr::v1::KERNEL_SOURCE_TARBALL;
-    case kcache::KernelSource::kLocal: return ktstr::v1::KERNEL_SOURCE_LOCAL;
-    case kcache::KernelSource::kDebian: return ktstr::v1::KERNEL_SOURCE_DEBIAN;
-    case kcache::KernelSource::kImage: return ktstr::v1::KERNEL_SOURCE_IMAGE;
-    case kcache::KernelSource::kGit: return ktstr::v1::KERNEL_SOURCE_GIT;
-    case kcache::KernelSource::kDebianSource: return ktstr::v1::KERNEL_SOURCE_DEBIAN_SOURCE;
-  }
-  return ktstr::v1::KERNEL_SOURCE_UNSPECIFIED;
-}
-
-std::optional<kcache::KernelSource> FromProto(ktstr::v1::KernelSource s) {
-  switch (s) {
-    case ktstr::v1::KERNEL_SOURCE_TARBALL: return kcache::KernelSource::kTarball;
-    case ktstr::v1::KERNEL_SOURCE_LOCAL: return kcache::KernelSource::kLocal;
-    case ktstr::v1::KERNEL_SOURCE_DEBIAN: return kcache::KernelSource::kDebian;
-    case ktstr::v1::KERNEL_SOURCE_IMAGE: return kcache::KernelSource::kImage;
-    case ktstr::v1::KERNEL_SOURCE_GIT: return kcache::KernelSource::kGit;
-    case ktstr::v1::KERNEL_SOURCE_DEBIAN_SOURCE: return kcache::KernelSource::kDebianSource;
-    default: return std::nullopt;
-  }
-}
-
-ktstr::v1::KernelEntry ToProto(const CacheEntry& e, const std::string& default_key) {
-  ktstr::v1::KernelEntry k;
-  k.set_cache_key(e.key);
-  k.set_size_bytes(e.size_bytes);
-  if (!e.valid()) {
-    k.set_corrupt(true);
-    k.set_corrupt_reason(e.corrupt_reason);
-    return k;
-  }
-  const kcache::KernelMetadata& m = e.metadata;
-  k.set_version(m.version);
-  k.set_source(ToProto(m.source));
-  k.set_arch(m.arch);
-  k.set_config_hash(m.config_hash);
-  k.set_kconfig_fragment_hash(m.kconfig_fragment_hash);
-  k.set_created_unix_s(m.created_unix_s);
-  k.set_sched_ext(m.sched_ext);
-  k.set_btf(m.btf);
-  k.set_has_vmlinux(m.has_vmlinux);
-  k.set_stale_fragment(e.stale_fragment);
-  k.set_is_default(e.key == default_key);
-  return k;
-}
 
 class CacheKernelResolver : public KernelResolver {
  public:
@@ -113,7 +66,7 @@ class CacheKernelResolver : public KernelResolver {
   std::vector<ktstr::v1::KernelEntry> List() override {
     std::string def = DefaultKey();
     std::vector<ktstr::v1::KernelEntry> out;
-    for (const CacheEntry& e : cache_->List()) out.push_back(ToProto(e, def));
+    for (const CacheEntry& e : cache_->List()) out.push_back(KernelEntryToProto(e, def));
     return out;
   }
 
@@ -130,9 +83,19 @@ class CacheKernelResolver : public KernelResolver {
     kcache::ImportOptions o;
     o.version = r.version;
     o.key = r.cache_key;
-    o.source = FromProto(r.source);
+    o.source = KernelSourceFromProto(r.source);
     o.kconfig_fragment_hash = r.kconfig_fragment_hash;
     bool with_parts = !r.vmlinux_path.empty() || !r.config_path.empty() || !r.cache_key.empty();
+    if (r.replace && !r.cache_key.empty()) {
+      // Straight on the cache, not Remove(): the default marker keeps naming this key.
+      // Between the two steps a job asking for the key gets NOT_FOUND, never the old files.
+      absl::Status s = cache_->Remove(r.cache_key);
+      if (absl::IsUnavailable(s)) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(s.message(), "; replace it when its jobs have finished"));
+      }
+      if (!s.ok() && !absl::IsNotFound(s)) return s;
+    }
     absl::StatusOr<kcache::ImportResult> res =
         with_parts ? kcache::ImportImage(*cache_, r.path, r.vmlinux_path, r.config_path, o)
                    : kcache::ImportPath(*cache_, r.path, o);
@@ -146,7 +109,7 @@ class CacheKernelResolver : public KernelResolver {
       absl::MutexLock lock(&mu_);
       marked_default_ = res->entry.key;
     }
-    return ToProto(res->entry, DefaultKey());
+    return KernelEntryToProto(res->entry, DefaultKey());
   }
 
   absl::Status Remove(const std::string& key) override {

@@ -29,7 +29,11 @@ absl::StatusOr<KernelImport> KernelImportFromRequest(const ktstr::v1::ImportKern
   k.source = req.source();
   k.kconfig_fragment_hash = req.kconfig_fragment_hash();
   k.make_default = req.make_default();
+  k.replace = req.replace();
   bool parts = req.has_vmlinux() || req.has_config() || !req.cache_key().empty();
+  if (req.replace() && req.cache_key().empty()) {
+    return absl::InvalidArgumentError("replace names an entry: it needs cache_key");
+  }
   switch (req.from_case()) {
     case ktstr::v1::ImportKernelRequest::kImage: {
       absl::StatusOr<std::string> p = ArtifactPath(artifacts, req.image(), "kernel image");

@@ -35,6 +35,7 @@ struct KernelImport {
   ktstr::v1::KernelSource source = ktstr::v1::KERNEL_SOURCE_UNSPECIFIED;
   std::string kconfig_fragment_hash;
   bool make_default = false;
+  bool replace = false;  // drop an entry stored under cache_key first (a forced rebuild)
 };
 
 class KernelResolver {

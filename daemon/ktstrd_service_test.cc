@@ -23,6 +23,7 @@
 #include "absl/time/clock.h"
 #include "daemon/artifact_store.h"
 #include "daemon/fs_util.h"
+#include "daemon/testing/ktstrd_harness.h"
 #include "gtest/gtest.h"
 #include "kernel_cache/testing/test_files.h"
 #include "proto/ktstr/v1/ktstr_service.grpc.pb.h"
@@ -32,50 +33,7 @@ namespace {
 
 using ktstr::v1::RunEvent;
 
-class KtstrdProcess {
- public:
-  // `ktstr_cache`: the daemon's KTSTR_CACHE_DIR (its kernels live in <ktstr_cache>/kernels,
-  // the kernel "tools/setup fetched" in <ktstr_cache>/debian/default).
-  KtstrdProcess(std::string socket, std::string state, std::string ktstr_cache)
-      : socket_(std::move(socket)), state_(std::move(state)), ktstr_cache_(std::move(ktstr_cache)) {}
-  ~KtstrdProcess() { Kill(SIGKILL); }
-
-  void Start() {
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::string log = state_ + ".log";
-      int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      dup2(fd, 2);
-      setenv("KTSTR_CACHE_DIR", ktstr_cache_.c_str(), 1);
-      execl("daemon/ktstrd", "ktstrd", "--executor=fake", ("--socket=" + socket_).c_str(),
-            ("--state_dir=" + state_).c_str(),
-            "--max_artifact_mb=1", "--vcpu_budget=4",
-            ("--testonly_fake_peer_cred_file=" + state_ + ".fake_cred").c_str(),
-            static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    channel_ = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
-    ASSERT_TRUE(channel_->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(20))))
-        << "ktstrd did not come up; see " << state_ << ".log";
-    stub_ = ktstr::v1::Ktstrd::NewStub(channel_);
-  }
-
-  void Kill(int sig) {
-    if (pid_ <= 0) return;
-    kill(pid_, sig);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
-  ktstr::v1::Ktstrd::Stub* stub() { return stub_.get(); }
-  pid_t pid() const { return pid_; }
-
- private:
-  std::string socket_, state_, ktstr_cache_;
-  pid_t pid_ = -1;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<ktstr::v1::Ktstrd::Stub> stub_;
-};
+using testing::KtstrdProcess;
 
 std::unique_ptr<grpc::ClientContext> Ctx(absl::Duration d = absl::Seconds(30)) {
   auto c = std::make_unique<grpc::ClientContext>();
@@ -200,6 +158,12 @@ TEST_F(KtstrdServiceTest, BadInputGetsStatusCodesAndTheDaemonKeepsServing) {
   *bad_kernel.add_jobs() = Job("t", bin);
   bad_kernel.mutable_jobs(0)->mutable_kernel()->set_version("9.99");
   EXPECT_EQ(SubmitAndDrain(bad_kernel, &events).error_code(), grpc::StatusCode::NOT_FOUND);
+  ktstr::v1::RunSpec bad_args;  // kernel args that would replace the guest agent
+  *bad_args.add_jobs() = Job("t", bin);
+  bad_args.mutable_jobs(0)->mutable_scheduler()->add_kernel_args("init=/bin/sh");
+  grpc::Status args_status = SubmitAndDrain(bad_args, &events);
+  EXPECT_EQ(args_status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(args_status.error_message().find("init=/bin/sh"), std::string::npos);
   ktstr::v1::RunSpec missing;
   *missing.add_jobs() = Job("t", bin);
   missing.mutable_jobs(0)->mutable_test_binary()->set_sha256(Sha256Hex("never uploaded"));
@@ -517,6 +481,52 @@ TEST_F(KtstrdServiceTest, ImportRemoveCleanKernelsWithTheirStatusCodes) {
   grpc::Status none = SubmitAndDrain(any, &events);
   EXPECT_EQ(none.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_NE(none.error_message().find("kernel import"), std::string::npos) << none.error_message();
+}
+
+// What `ktstr-client kernel build` sends: a kernel built on the client keeps the client's
+// cache key, source and fragment hash; `replace` swaps in a rebuild of the same key.
+TEST_F(KtstrdServiceTest, ClientBuiltKernelKeepsItsKeyAndReplaceSwapsItsFiles) {
+  auto* stub = daemon_->stub();
+  auto upload = [&](const std::string& data) {
+    ktstr::v1::UploadArtifactResponse up;
+    EXPECT_TRUE(Upload(data, data.size(), Sha256Hex(data), &up,
+                       ktstr::v1::ARTIFACT_KIND_KERNEL_IMAGE).ok());
+    return up.artifact();
+  };
+  const std::string key = "local-abc1234-x86_64-kc0badf00d";
+  ktstr::v1::ImportKernelRequest imp;
+  *imp.mutable_image() = upload(kcache::testing::MakeBzImage(
+      "6.3.0-built", kcache::testing::MakeElf({{".BTF", "first"}})));
+  imp.set_cache_key(key);
+  imp.set_source(ktstr::v1::KERNEL_SOURCE_LOCAL);
+  imp.set_kconfig_fragment_hash("0badf00d");
+  ktstr::v1::ImportKernelResponse ir;
+  grpc::Status s = stub->ImportKernel(Ctx().get(), imp, &ir);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(ir.kernel().cache_key(), key);
+  EXPECT_EQ(ir.kernel().source(), ktstr::v1::KERNEL_SOURCE_LOCAL);
+  EXPECT_EQ(ir.kernel().kconfig_fragment_hash(), "0badf00d");
+  EXPECT_EQ(ir.kernel().version(), "6.3.0-built");
+  const std::string image = tmp_ + "/ktstr/kernels/" + key + "/bzImage";
+  const std::string first = ReadFileToString(image).value_or("");
+  ASSERT_FALSE(first.empty());
+
+  // The same key again without replace keeps the stored files; with replace they change.
+  *imp.mutable_image() = upload(kcache::testing::MakeBzImage(
+      "6.3.0-built", kcache::testing::MakeElf({{".BTF", "second build"}})));
+  ASSERT_TRUE(stub->ImportKernel(Ctx().get(), imp, &ir).ok());
+  EXPECT_EQ(ReadFileToString(image).value_or(""), first);
+  imp.set_replace(true);
+  s = stub->ImportKernel(Ctx().get(), imp, &ir);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(ir.kernel().cache_key(), key);
+  const std::string second = ReadFileToString(image).value_or("");
+  EXPECT_FALSE(second.empty());
+  EXPECT_NE(second, first);
+
+  imp.clear_cache_key();  // replace names an entry
+  EXPECT_EQ(stub->ImportKernel(Ctx().get(), imp, &ir).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(KtstrdServiceTest, CleanCorruptOnlyRemovesOnlyCorruptEntries) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "daemon/qemu_reaper.h"
 #include "spdlog/spdlog.h"
@@ -36,7 +37,9 @@ absl::StatusOr<std::unique_ptr<agent::AgentClient>> ConnectAgent(vmm::Vm& vm) {
 }  // namespace
 
 std::string PoolVmKey::Name() const {
-  return absl::StrCat(kernel_key, "/", topology.ToString(), "/", memory_mb, "M");
+  std::string name = absl::StrCat(kernel_key, "/", topology.ToString(), "/", memory_mb, "M");
+  if (!kernel_args.empty()) absl::StrAppend(&name, "/", absl::StrJoin(kernel_args, " "));
+  return name;
 }
 
 LeasedVm::~LeasedVm() {
@@ -56,6 +59,7 @@ vmm::VmSpec WarmPool::SpecFor(const PoolVmKey& key) const {
   spec.initramfs_path = options_.initramfs_path;
   spec.topology = key.topology;
   spec.memory_mb = key.memory_mb;
+  spec.extra_kernel_args = key.kernel_args;
   spec.boot_timeout = options_.boot_timeout;
   spec.work_dir = options_.work_dir;
   return spec;
@@ -254,6 +258,7 @@ ktstr::v1::PoolStatus WarmPool::StatusLocked(const Pool& p) const {
   t->set_cores_per_llc(p.key.topology.cores_per_llc);
   t->set_threads_per_core(p.key.topology.threads_per_core);
   s.mutable_key()->mutable_shape()->set_memory_mb(p.key.memory_mb);
+  for (const std::string& a : p.key.kernel_args) s.mutable_key()->add_kernel_args(a);
   s.set_topology(p.key.topology.ToString());
   s.set_mode(p.snapshot_failed ? ktstr::v1::POOL_MODE_COLD_BOOT : ktstr::v1::POOL_MODE_SNAPSHOT);
   s.set_mode_reason(p.snapshot_failed ? p.mode_reason

@@ -52,6 +52,9 @@ struct PoolVmKey {
   std::string kernel_path;
   vmm::Topology topology;
   int memory_mb = 0;
+  // Appended to the guest kernel command line (SchedulerSpec.kernel_args): part of what
+  // boots, so of the snapshot, so VMs with other args are not interchangeable.
+  std::vector<std::string> kernel_args;
   std::string Name() const;
 };
 

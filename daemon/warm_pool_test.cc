@@ -111,5 +111,27 @@ TEST_F(WarmPoolTest, WithoutSnapshotsEveryVmBootsColdAndSaysWhy) {
   EXPECT_FALSE((*vm)->warm);
 }
 
+TEST_F(WarmPoolTest, KernelArgsBootWithTheVmAndSeparatePools) {
+  auto pool = MakePool(1);
+  PoolVmKey plain = Key(), nosmt = Key();
+  nosmt.kernel_args = {"nosmt", "sched_ext.slice_bypass_us=500"};
+  EXPECT_NE(plain.Name(), nosmt.Name());
+  auto a = pool->Lease(nosmt, LeaseMode::kAny);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ((*a)->vm->spec().extra_kernel_args, nosmt.kernel_args);
+  auto b = pool->Lease(plain, LeaseMode::kAny);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_TRUE((*b)->vm->spec().extra_kernel_args.empty());
+  std::vector<ktstr::v1::PoolStatus> st = pool->Status();
+  ASSERT_EQ(st.size(), 2u);
+  int with_args = 0;
+  for (const auto& s : st) with_args += s.key().kernel_args_size() == 2;
+  EXPECT_EQ(with_args, 1);
+  a->reset();
+  pool->Released(nosmt);
+  b->reset();
+  pool->Released(plain);
+}
+
 }  // namespace
 }  // namespace ktstr::daemon

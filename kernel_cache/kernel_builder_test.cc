@@ -1,7 +1,6 @@
-// The build pipeline against a fake kernel tree: its Makefile implements defconfig,
-// olddefconfig, bzImage, kernelrelease and mrproper in a few lines, because a real kernel
-// build takes ~45 minutes here (that one is tools/bench/kernel-build, run by hand). make,
-// git and the cache are real.
+// The build pipeline against a fake kernel tree (testing/fake_kernel_tree.h: a real
+// kernel build takes ~45 minutes here, that one is tools/bench/kernel-build, run by hand).
+// make, git and the cache are real.
 #include "kernel_cache/kernel_builder.h"
 
 #include <filesystem>
@@ -13,54 +12,26 @@
 #include "kernel_cache/fs_util.h"
 #include "kernel_cache/kconfig.h"
 #include "kernel_cache/subprocess.h"
+#include "kernel_cache/testing/fake_kernel_tree.h"
 #include "kernel_cache/testing/test_files.h"
 
 namespace ktstr::kcache {
 namespace {
 
-using testing::MakeBzImage;
-using testing::MakeElf;
 using testing::NewTempDir;
 using testing::WriteFile;
-
-// Recipes need tabs. `drop-option` names an option olddefconfig removes (kconfig dropping
-// an option whose dependencies are unmet); `fail-build` makes the compile fail.
-constexpr char kMakefile[] =
-    "defconfig:\n\tprintf 'CONFIG_BASE=y\\n' > .config\n"
-    "olddefconfig:\n\tif [ -f drop-option ]; then sed -i \"/CONFIG_$$(cat drop-option)=/d\" "
-    ".config; fi\n"
-    "bzImage:\n\t@echo '  CC      kernel/sched/core.o'\n\t@echo '  CC      kernel/sched/ext.o'\n"
-    "\tif [ -f fail-build ]; then echo 'error: boom'; exit 1; fi\n"
-    "\tmkdir -p arch/x86/boot && cp prebuilt-bzImage arch/x86/boot/bzImage && cp prebuilt-vmlinux "
-    "vmlinux\n"
-    "kernelrelease:\n\t@echo 6.99.0-fake\n"
-    "mrproper:\n\trm -f .config\n";
 
 class KernelBuilderTest : public ::testing::Test {
  protected:
   void SetUp() override {
     base_ = NewTempDir();
     tree_ = base_ + "/linux";
-    WriteFile(tree_ + "/Makefile", kMakefile);
-    WriteFile(tree_ + "/Kconfig", "# fake\n");
-    WriteFile(tree_ + "/prebuilt-vmlinux",
-              MakeElf({{".BTF", std::string("\0sched_ext_ops\0", 15)}}));
-    WriteFile(tree_ + "/prebuilt-bzImage", MakeBzImage("6.99.0-fake", "x"));
+    testing::WriteFakeKernelTree(tree_);
     auto c = KernelCache::Open(base_ + "/kernels");
     ASSERT_TRUE(c.ok());
     cache_ = *std::move(c);
   }
-  void Git(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {"git",         "-C", tree_,           "-c",
-                                     "user.name=t", "-c", "user.email=t@t"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    ASSERT_TRUE(RunCommandOk(argv).ok());
-  }
-  void MakeGitRepo() {
-    Git({"init", "-q"});
-    Git({"add", "Makefile", "Kconfig", "prebuilt-vmlinux", "prebuilt-bzImage"});
-    Git({"commit", "-q", "-m", "init"});
-  }
+  void MakeGitRepo() { testing::CommitFakeKernelTree(tree_); }
   absl::StatusOr<BuildResult> Build(bool force = false) {
     BuildOptions o;
     o.source_dir = tree_;

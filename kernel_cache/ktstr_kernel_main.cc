@@ -1,7 +1,6 @@
 // ktstr-kernel: the kernel cache on the command line, working directly on a cache
 // directory (no daemon). tools/setup uses it to import the default Debian kernel; the
 // daemon offers the same operations over gRPC (`ktstr-client kernel ...`).
-#include <unistd.h>
 
 #include <cstdio>
 #include <ctime>
@@ -13,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "kernel_cache/build_progress_printer.h"
 #include "kernel_cache/cache_layout.h"
 #include "kernel_cache/discovery.h"
 #include "kernel_cache/flat_json.h"
@@ -200,32 +200,9 @@ int Clean(const KernelCache& cache, const std::vector<std::string>& args) {
   return 0;
 }
 
-void PrintProgress(const BuildProgress& p) {
-  static const bool tty = isatty(2);
-  static absl::Time last_line = absl::InfinitePast();
-  std::string bar;
-  if (p.total > 0) {
-    int filled = static_cast<int>(std::min<int64_t>(30, p.done * 30 / p.total));
-    bar = absl::StrCat(" [", std::string(filled, '#'), std::string(30 - filled, '.'), "] ",
-                       std::min<int64_t>(100, p.done * 100 / p.total), "%");
-  } else if (p.done > 0) {
-    bar = absl::StrCat(" ", p.done, " objects");
-  }
-  std::string line = absl::StrFormat("[%s %s]%s %s", BuildPhaseName(p.phase),
-                                     absl::FormatDuration(absl::Trunc(p.elapsed, absl::Seconds(1))),
-                                     bar, p.detail.substr(0, 60));
-  if (tty) {
-    std::cerr << "\r\033[K" << line << std::flush;
-    if (p.phase == BuildPhase::kDone) std::cerr << "\n";
-  } else if (absl::Now() - last_line > absl::Seconds(15) || p.phase != BuildPhase::kCompile) {
-    last_line = absl::Now();
-    std::cerr << line << "\n";
-  }
-}
-
 int Build(const KernelCache& cache, const std::vector<std::string>& args) {
   BuildOptions o;
-  o.progress = PrintProgress;
+  o.progress = StderrBuildProgressPrinter();
   std::string version;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];

@@ -1,14 +1,45 @@
 #include "daemon/testing/ktstrd_harness.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "daemon/fs_util.h"
+#include "gtest/gtest.h"
 
 namespace ktstr::daemon::testing {
+
+void KtstrdProcess::Start() {
+  pid_ = fork();
+  if (pid_ == 0) {
+    std::string log = state_ + ".log";
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(fd, 2);
+    setenv("KTSTR_CACHE_DIR", ktstr_cache_.c_str(), 1);
+    execl("daemon/ktstrd", "ktstrd", "--executor=fake", ("--socket=" + socket_).c_str(),
+          ("--state_dir=" + state_).c_str(), "--max_artifact_mb=1", "--vcpu_budget=4",
+          ("--testonly_fake_peer_cred_file=" + state_ + ".fake_cred").c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  channel_ = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
+  ASSERT_TRUE(channel_->WaitForConnected(absl::ToChronoTime(absl::Now() + absl::Seconds(20))))
+      << "ktstrd did not come up; see " << state_ << ".log";
+  stub_ = ktstr::v1::Ktstrd::NewStub(channel_);
+}
+
+void KtstrdProcess::Kill(int sig) {
+  if (pid_ <= 0) return;
+  kill(pid_, sig);
+  waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
 
 int RunClient(const std::string& socket, const std::string& tmp_dir,
               const std::vector<std::string>& args, std::string* out, std::string* err) {
