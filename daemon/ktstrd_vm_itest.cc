@@ -37,6 +37,9 @@ pid_t StartDaemon() {
     dup2(fd, 2);
     execl("daemon/ktstrd", "ktstrd", ("--socket=" + Sock()).c_str(),
           ("--state_dir=" + State()).c_str(), "--agent=guest_agent/ktstr-agent",
+          // Its own kernel cache (tools/setup's kernel is imported into it at startup):
+          // kernels the developer built on this machine must not become this test's default.
+          ("--kernel_cache_dir=" + std::string(getenv("TEST_TMPDIR")) + "/kernels").c_str(),
           static_cast<char*>(nullptr));
     _exit(127);
   }
