@@ -1,8 +1,5 @@
 #include "daemon/cache_kernel_resolver.h"
 
-#include <pwd.h>
-#include <unistd.h>
-
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -186,23 +183,6 @@ class CacheKernelResolver : public KernelResolver {
   std::string marked_default_ ABSL_GUARDED_BY(mu_);
 };
 
-// The real environment, except that an unset HOME comes from the password database: a
-// daemon started by systemd or a test runner without HOME still finds its user's cache.
-class DaemonEnv : public kcache::Env {
- public:
-  std::optional<std::string> GetEnv(const std::string& name) const override {
-    std::optional<std::string> v = kcache::RealEnv().GetEnv(name);
-    if (name != "HOME" || (v && !v->empty())) return v;
-    struct passwd* pw = getpwuid(getuid());
-    if (pw == nullptr || pw->pw_dir == nullptr || pw->pw_dir[0] != '/') return v;
-    return std::string(pw->pw_dir);
-  }
-  std::string Cwd() const override { return kcache::RealEnv().Cwd(); }
-  std::string KernelRelease() const override { return kcache::RealEnv().KernelRelease(); }
-  bool IsFile(const std::string& path) const override { return kcache::RealEnv().IsFile(path); }
-  bool IsDir(const std::string& path) const override { return kcache::RealEnv().IsDir(path); }
-};
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<KernelResolver>> NewCacheKernelResolver(
@@ -219,14 +199,14 @@ absl::StatusOr<std::string> DaemonKernelCacheRoot(const std::string& flag_value,
                                                   const std::string& state_dir) {
   if (!flag_value.empty()) return flag_value;
   if (system_mode) return state_dir + "/kernels";
-  return kcache::DefaultKernelCacheRoot(DaemonEnv());
+  return kcache::DefaultKernelCacheRoot(kcache::RealEnv());
 }
 
 absl::Status ImportSetupKernel(const std::string& cache_root) {
   absl::StatusOr<std::unique_ptr<kcache::KernelCache>> cache =
       kcache::KernelCache::Open(cache_root);
   if (!cache.ok()) return cache.status();
-  absl::StatusOr<std::string> ktstr_cache = kcache::KtstrCacheDir(DaemonEnv());
+  absl::StatusOr<std::string> ktstr_cache = kcache::KtstrCacheDir(kcache::RealEnv());
   if (!ktstr_cache.ok()) return ktstr_cache.status();
   absl::StatusOr<kcache::ImportResult> r =
       kcache::ImportSetupDefaultKernel(**cache, *ktstr_cache);

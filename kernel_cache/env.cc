@@ -1,5 +1,6 @@
 #include "kernel_cache/env.h"
 
+#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -14,6 +15,13 @@ class RealEnvImpl : public Env {
  public:
   std::optional<std::string> GetEnv(const std::string& name) const override {
     const char* v = std::getenv(name.c_str());
+    if (v != nullptr && (*v != '\0' || name != "HOME")) return std::string(v);
+    if (name == "HOME") {
+      // Processes started by systemd or a test runner may lack HOME; the user's home from
+      // the password database still finds their cache.
+      struct passwd* pw = getpwuid(getuid());
+      if (pw != nullptr && pw->pw_dir != nullptr && pw->pw_dir[0] == '/') return pw->pw_dir;
+    }
     if (v == nullptr) return std::nullopt;
     return std::string(v);
   }

@@ -26,7 +26,8 @@ class Env {
   virtual bool IsDir(const std::string& path) const = 0;
 };
 
-// The process's real environment and filesystem. Thread-safe; never destroyed.
+// The process's real environment and filesystem. Thread-safe; never destroyed. An unset or
+// empty HOME is taken from the password database (daemons, test runners).
 const Env& RealEnv();
 
 }  // namespace ktstr::kcache

@@ -12,6 +12,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
+#include <filesystem>
 #include <map>
 
 #include "daemon/testing/ktstrd_harness.h"
@@ -20,6 +21,8 @@
 #include "absl/time/clock.h"
 #include "daemon/fs_util.h"
 #include "gtest/gtest.h"
+#include "kernel_cache/cache_layout.h"
+#include "kernel_cache/env.h"
 #include "proto/ktstr/v1/ktstr_service.grpc.pb.h"
 
 namespace ktstr {
@@ -149,6 +152,47 @@ TEST_F(ScxFifoE2eTest, SixCasesGiveTheirSixVerdicts) {
   EXPECT_TRUE(absl::StrContains(out, "[sched=scx_fifo]")) << out;
   EXPECT_TRUE(absl::StrContains(out, "scheduler ejected: runnable task stall")) << out;
   EXPECT_TRUE(absl::StrContains(out, "--- scheduler log (scx_fifo) ---")) << out;
+}
+
+// Debian's 6.12 cloud kernel is built without CONFIG_SCHED_CLASS_EXT (tools/setup step 6
+// keeps its package): imported through the client, a scheduler test on it is SKIPPED with
+// the reason, not failed, and the EEVDF test beside it still runs and passes.
+TEST_F(ScxFifoE2eTest, KernelWithoutSchedExtSkipsSchedulerTestsAndRunsEevdf) {
+  absl::StatusOr<std::string> ktstr_cache = kcache::KtstrCacheDir(kcache::RealEnv());
+  ASSERT_TRUE(ktstr_cache.ok()) << ktstr_cache.status();
+  std::string deb;
+  std::error_code ec;
+  for (const auto& e :
+       std::filesystem::directory_iterator(*ktstr_cache + "/debian/no-sched-ext", ec)) {
+    if (absl::StartsWith(e.path().filename().string(), "linux-image-")) deb = e.path();
+  }
+  ASSERT_FALSE(deb.empty()) << "no linux-image .deb in " << *ktstr_cache
+                            << "/debian/no-sched-ext: run tools/setup (step 6)";
+  std::string out, err;
+  ASSERT_EQ(Client({"kernel", "import", deb}, &out, &err), 0) << out << err;
+  const std::string key = out.substr(0, out.find(' '));
+  EXPECT_TRUE(absl::StrContains(out, "sched_ext no")) << out;
+
+  EXPECT_EQ(Client({"test", "scheduler_tests/scx_fifo_tests", "-E", "steady", "--kernel", key,
+                    "--json"},
+                   &out, &err),
+            0)
+      << "a skip is not a failure\n" << out << err;
+  ktstr::v1::Run run;
+  google::protobuf::util::JsonParseOptions opts;
+  opts.ignore_unknown_fields = true;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &run, opts).ok()) << out << err;
+  ASSERT_EQ(run.jobs_size(), 2) << out;
+  for (const ktstr::v1::Job& job : run.jobs()) {
+    const ktstr::v1::Verdict& v = job.verdict();
+    EXPECT_EQ(job.kernel_key(), key);
+    if (job.spec().test_name() == "steady_scx_fifo") {
+      EXPECT_EQ(v.kind(), ktstr::v1::VERDICT_KIND_SKIP) << v.DebugString();
+      EXPECT_TRUE(absl::StrContains(v.reason(), "no sched_ext")) << v.reason();
+    } else {
+      EXPECT_EQ(v.kind(), ktstr::v1::VERDICT_KIND_PASS) << v.DebugString();
+    }
+  }
 }
 
 }  // namespace
