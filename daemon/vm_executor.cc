@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "daemon/fs_util.h"
+#include "daemon/leased_shell_vm.h"
 #include "daemon/shape.h"
 #include "guest_agent/initramfs.h"
 #include "spdlog/spdlog.h"
@@ -154,6 +155,13 @@ absl::StatusOr<ktstr::v1::PoolStatus> VmExecutor::SetPoolTarget(const ktstr::v1:
     image = it->second;
   }
   return pool_.SetTarget(KeyFor(key.kernel_key(), image, key.shape()), target);
+}
+
+absl::StatusOr<std::unique_ptr<ShellVm>> VmExecutor::StartShellVm(const ShellVmRequest& req) {
+  const PoolVmKey key = KeyFor(req.kernel_key, req.kernel_image_path, req.shape);
+  absl::StatusOr<std::unique_ptr<LeasedVm>> leased = pool_.Lease(key, LeaseMode::kReadyElseCold);
+  if (!leased.ok()) return leased.status();
+  return MakeLeasedShellVm(*std::move(leased), [this, key] { pool_.Released(key); });
 }
 
 ExecutionOutcome VmExecutor::Execute(const JobRequest& req, const JobProgress& progress,

@@ -207,6 +207,16 @@ void WarmPool::RefillLoop(Pool* pool) {
 
 absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::Lease(const PoolVmKey& key, LeaseMode mode) {
   const absl::Time t0 = absl::Now();
+  if (mode == LeaseMode::kReadyElseCold) {
+    bool pooled;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return absl::UnavailableError("ktstrd is stopping");
+      pooled = pools_.count(key.Name()) > 0;
+    }
+    if (!pooled) return BootDetached(key);
+    mode = LeaseMode::kAny;
+  }
   Pool* pool;
   bool clone;
   {
@@ -237,6 +247,13 @@ absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::Lease(const PoolVmKey& key, 
   }
   ++pool->busy;
   return vm;
+}
+
+absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::BootDetached(const PoolVmKey& key) {
+  Pool detached;  // never in pools_: no refill thread, no template
+  detached.key = key;
+  detached.snapshot_failed = true;
+  return StartVm(&detached, /*clone=*/false);
 }
 
 void WarmPool::Released(const PoolVmKey& key) {

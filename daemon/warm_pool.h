@@ -67,7 +67,11 @@ struct LeasedVm {
   ~LeasedVm();
 };
 
-enum class LeaseMode { kAny, kForceCold, kForceFreshClone };
+// kAny: a ready clone, else a fresh clone, else a cold boot (the key's pool is created and
+// keeps a template). kReadyElseCold (interactive shells): the same when the key's pool
+// exists already, else one cold boot that creates no pool, so a one-off shell leaves no
+// template or clones behind.
+enum class LeaseMode { kAny, kForceCold, kForceFreshClone, kReadyElseCold };
 
 class WarmPool {
  public:
@@ -110,6 +114,8 @@ class WarmPool {
   absl::Status BuildTemplate(Pool* pool);
   // Boots cold or restores a clone, connects the agent and sets the guest clock.
   absl::StatusOr<std::unique_ptr<LeasedVm>> StartVm(Pool* pool, bool clone);
+  // One cold-booted VM outside every pool (LeaseMode::kReadyElseCold).
+  absl::StatusOr<std::unique_ptr<LeasedVm>> BootDetached(const PoolVmKey& key);
   vmm::VmSpec SpecFor(const PoolVmKey& key) const;
   ktstr::v1::PoolStatus StatusLocked(const Pool& p) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
