@@ -129,17 +129,9 @@ absl::StatusOr<Uploaded> UploadWithClosure(
   absl::StatusOr<UploadResult> b = UploadFile(stub, binary, kind);
   if (!b.ok()) return b.status();
   u.binary = b->ref;
-  absl::StatusOr<std::vector<std::string>> libs = SharedLibraryClosure(binary);
+  absl::StatusOr<std::vector<ktstr::v1::GuestFile>> libs = UploadSharedLibraries(stub, binary);
   if (!libs.ok()) return libs.status();
-  for (const std::string& lib : *libs) {
-    absl::StatusOr<UploadResult> l = UploadFile(stub, lib, ktstr::v1::ARTIFACT_KIND_SHARED_LIBRARY);
-    if (!l.ok()) return l.status();
-    ktstr::v1::GuestFile f;
-    *f.mutable_artifact() = l->ref;
-    f.set_guest_path(lib);
-    f.set_mode(0755);
-    u.support.push_back(f);
-  }
+  u.support = *std::move(libs);
   return u;
 }
 
