@@ -77,7 +77,16 @@ void ShellReactor::Start() {
 void ShellReactor::Queue(ktstr::v1::ShellOutput out) {
   {
     absl::MutexLock lock(&mu_);
-    if (broken_ || finished_) return;
+    auto room = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return broken_ || finished_ || cancelled_ ||
+             queued_bytes_ < config::kMaxQueuedShellOutput;
+    };
+    // A slow reader: wait for room, but never past the session's abort (timeout, cancel).
+    while (!mu_.AwaitWithTimeout(absl::Condition(&room), absl::Milliseconds(100))) {
+      if (session_->aborted()) return;
+    }
+    if (broken_ || finished_ || cancelled_) return;
+    queued_bytes_ += out.ByteSizeLong();
     queue_.push_back(std::move(out));
   }
   Pump();
@@ -89,7 +98,10 @@ void ShellReactor::Complete(const absl::StatusOr<int>& result) {
     if (result.ok()) {
       ktstr::v1::ShellOutput out;
       out.set_exit_code(*result);
-      if (!broken_) queue_.push_back(std::move(out));
+      if (!broken_) {
+        queued_bytes_ += out.ByteSizeLong();
+        queue_.push_back(std::move(out));
+      }
       final_ = grpc::Status::OK;
     } else {
       final_ = ToGrpcStatus(result.status());
@@ -107,6 +119,7 @@ void ShellReactor::Pump() {
     if (!queue_.empty()) {
       current_ = std::move(queue_.front());
       queue_.pop_front();
+      queued_bytes_ -= current_.ByteSizeLong();
       writing_ = true;
       action = kWrite;
     } else if (final_) {
@@ -125,6 +138,7 @@ void ShellReactor::OnWriteDone(bool ok) {
       absl::MutexLock lock(&mu_);
       broken_ = true;
       queue_.clear();
+      queued_bytes_ = 0;
     }
     session_->Cancel();
   }

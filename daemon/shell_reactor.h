@@ -20,6 +20,13 @@
 
 namespace ktstr::daemon {
 
+namespace config {
+// Terminal output queued for a client that reads slower than the guest writes. At the limit
+// the session's output callback waits (the guest's writes then block, as on a real
+// terminal) until the client catches up or the session is aborted.
+inline constexpr size_t kMaxQueuedShellOutput = 4 << 20;
+}  // namespace config
+
 class ShellReactor : public grpc::ServerBidiReactor<ktstr::v1::ShellInput, ktstr::v1::ShellOutput> {
  public:
   explicit ShellReactor(ShellDeps deps);
@@ -45,6 +52,7 @@ class ShellReactor : public grpc::ServerBidiReactor<ktstr::v1::ShellInput, ktstr
   std::thread runner_;
   absl::Mutex mu_;
   std::deque<ktstr::v1::ShellOutput> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   ktstr::v1::ShellOutput current_;  // the one outstanding write
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;    // a write failed: the client is gone

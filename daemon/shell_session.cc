@@ -95,6 +95,16 @@ void ShellSession::Resize(uint32_t rows, uint32_t cols) {
 void ShellSession::Cancel() { abort_.Abort(AbortReason::kCancelled); }
 
 absl::StatusOr<int> ShellSession::Run(const ShellSink& sink) {
+  absl::StatusOr<int> code = RunToEnd(sink);
+  if (code.ok()) {
+    spdlog::info("shell {}: exited with {}", name_, *code);
+  } else {
+    spdlog::info("shell {}: ended: {}", name_, code.status().ToString());
+  }
+  return code;
+}
+
+absl::StatusOr<int> ShellSession::RunToEnd(const ShellSink& sink) {
   // timeout_s is the hard lifetime of the whole session, boot included.
   absl::Notification done;
   std::thread watchdog([this, &done] {
@@ -158,7 +168,6 @@ absl::StatusOr<int> ShellSession::Run(const ShellSink& sink) {
                               absl::ToDoubleSeconds(absl::Now() - t0)));
   absl::StatusOr<int> code = RunInVm(*vm, sink);
   if (abort_.aborted()) return aborted_status();
-  if (code.ok()) spdlog::info("shell {}: exited with {}", name_, *code);
   return code;
 }
 

@@ -81,6 +81,8 @@ class ShellSession {
   void Cancel();
 
   State state() const;
+  // True once cancelled, timed out or stopped by ktstrd's shutdown.
+  bool aborted() const { return abort_.aborted(); }
 
  private:
   struct Input {
@@ -90,6 +92,7 @@ class ShellSession {
 
   ShellSession(std::string name, ShellDeps deps) : name_(std::move(name)), deps_(deps) {}
   void SetState(State s);
+  absl::StatusOr<int> RunToEnd(const ShellSink& sink);
   absl::StatusOr<int> RunInVm(ShellVm& vm, const ShellSink& sink);
   // Forwards queued input to the running command until the session finishes.
   void InputLoop(ShellVm* vm);
