@@ -161,7 +161,9 @@ absl::StatusOr<std::unique_ptr<ShellVm>> VmExecutor::StartShellVm(const ShellVmR
   const PoolVmKey key = KeyFor(req.kernel_key, req.kernel_image_path, req.shape);
   absl::StatusOr<std::unique_ptr<LeasedVm>> leased = pool_.Lease(key, LeaseMode::kReadyElseCold);
   if (!leased.ok()) return leased.status();
-  return MakeLeasedShellVm(*std::move(leased), [this, key] { pool_.Released(key); });
+  const bool detached = (*leased)->detached;
+  return MakeLeasedShellVm(*std::move(leased),
+                           [this, key, detached] { pool_.Released(key, detached); });
 }
 
 ExecutionOutcome VmExecutor::Execute(const JobRequest& req, const JobProgress& progress,

@@ -253,11 +253,26 @@ absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::BootDetached(const PoolVmKey
   Pool detached;  // never in pools_: no refill thread, no template
   detached.key = key;
   detached.snapshot_failed = true;
-  return StartVm(&detached, /*clone=*/false);
+  {
+    absl::MutexLock lock(&mu_);
+    ++detached_running_;
+  }
+  absl::StatusOr<std::unique_ptr<LeasedVm>> vm = StartVm(&detached, /*clone=*/false);
+  if (vm.ok()) {
+    (*vm)->detached = true;
+  } else {
+    absl::MutexLock lock(&mu_);
+    --detached_running_;
+  }
+  return vm;
 }
 
-void WarmPool::Released(const PoolVmKey& key) {
+void WarmPool::Released(const PoolVmKey& key, bool detached) {
   absl::MutexLock lock(&mu_);
+  if (detached) {
+    if (detached_running_ > 0) --detached_running_;
+    return;
+  }
   auto it = pools_.find(key.Name());
   if (it != pools_.end() && it->second->busy > 0) --it->second->busy;
 }
@@ -304,7 +319,7 @@ absl::StatusOr<ktstr::v1::PoolStatus> WarmPool::SetTarget(const PoolVmKey& key, 
 
 uint32_t WarmPool::vms_running() {
   absl::MutexLock lock(&mu_);
-  uint32_t n = 0;
+  uint32_t n = detached_running_;
   for (const auto& [name, p] : pools_) n += p->ready.size() + p->booting + p->busy;
   return n;
 }

@@ -62,6 +62,7 @@ struct LeasedVm {
   std::unique_ptr<agent::AgentClient> agent;
   bool warm = false;        // restored from a snapshot
   bool from_pool = false;   // was ready before the lease (not restored for it)
+  bool detached = false;    // booted outside every pool (LeaseMode::kReadyElseCold)
   double ready_s = 0;       // time the lease waited for the VM
   std::string pids_dir;
   ~LeasedVm();
@@ -84,8 +85,8 @@ class WarmPool {
   void NoteDemand(const PoolVmKey& key);
   // Blocks until a VM is ready (or fails with the boot error and console excerpt).
   absl::StatusOr<std::unique_ptr<LeasedVm>> Lease(const PoolVmKey& key, LeaseMode mode);
-  // The leased VM of `key` was destroyed (its job ended).
-  void Released(const PoolVmKey& key);
+  // The leased VM of `key` was destroyed (its job ended). For a `detached` VM, pass true.
+  void Released(const PoolVmKey& key, bool detached = false);
   std::vector<ktstr::v1::PoolStatus> Status();
   absl::StatusOr<ktstr::v1::PoolStatus> SetTarget(const PoolVmKey& key, uint32_t target);
   uint32_t vms_running();
@@ -125,6 +126,7 @@ class WarmPool {
   std::map<std::string, std::unique_ptr<Pool>> pools_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_vm_ ABSL_GUARDED_BY(mu_) = 0;
+  uint32_t detached_running_ ABSL_GUARDED_BY(mu_) = 0;  // counted in vms_running()
 };
 
 }  // namespace ktstr::daemon
