@@ -13,6 +13,7 @@ namespace ktstr::client {
 using Args = std::vector<std::string>;
 
 int TestCommand(const ConnectOptions& conn, const Args& args);
+int GauntletCommand(const ConnectOptions& conn, const Args& args);
 int StatsCommand(const ConnectOptions& conn, const Args& args);
 int PoolCommand(const ConnectOptions& conn, const Args& args);
 int KernelCommand(const ConnectOptions& conn, const Args& args);

@@ -32,8 +32,8 @@ std::string JunitXml(const ktstr::v1::Run& run, const std::string& suite_name) {
   for (const auto& j : run.jobs()) {
     const auto& v = j.verdict();
     total += j.wall_s();
-    absl::StrAppend(&cases, absl::StrFormat("    <testcase classname=\"%s\" name=\"ktstr/%s\" time=\"%.3f\">\n",
-                                           Escape(suite_name), Escape(j.spec().test_name()),
+    absl::StrAppend(&cases, absl::StrFormat("    <testcase classname=\"%s\" name=\"%s\" time=\"%.3f\">\n",
+                                           Escape(suite_name), Escape(JobDisplayName(j.spec())),
                                            j.wall_s()));
     if (v.kind() == ktstr::v1::VERDICT_KIND_SKIP) {
       ++skipped;

@@ -1,6 +1,6 @@
 // `ktstr-client kernel build` end to end: the real client binary builds a kernel tree on
 // the client side (the fake tree of kernel_cache/testing/fake_kernel_tree.h: a real build
-// takes ~45 minutes, that one is tools/bench/kernel-build) and sends it to a real ktstrd
+// takes 20+ minutes, that one is tools/bench/kernel-build) and sends it to a real ktstrd
 // (fake executor: nothing boots) whose cache is a different directory, as a system daemon's
 // would be. make, git, both caches, the socket and the upload are real.
 #include <stdlib.h>

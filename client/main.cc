@@ -19,12 +19,48 @@ struct Command {
   const char* name;
   const char* help;
   int (*fn)(const ConnectOptions&, const Args&);
+  const char* details = nullptr;  // more for `ktstr-client COMMAND --help`
 };
+
+constexpr char kGauntletDetails[] = R"(
+Runs every selected test as many variants, in one run (ktstr's gauntlet):
+  variants = tests x presets x flag profiles x kernels, where for each test
+  - presets: the 24 topology presets (tiny-1llc ... numa4-12llc), or those named by
+    --presets, that satisfy the test's gauntlet constraints (min/max_numa_nodes,
+    min/max_llcs, min/max_cpus, requires_smt; from the test or its scheduler, else
+    1..1 nodes, 1..12 LLCs, 1..192 CPUs) AND have at most --max-vcpus vCPUs (default: the
+    daemon's vCPU budget, `ktstr-client pool status`; presets over it are skipped and counted);
+  - profiles: every flag profile of the test's sched_ext scheduler (the power set of its
+    flags under the test's required/excluded flags), or those named by --profiles; an EEVDF
+    test has the one profile "default";
+  - kernels: each --kernel (a version like 7.3.4 or a cache key), default the daemon's.
+  Host-only tests never expand. A variant is named gauntlet/TEST/PRESET/PROFILE[/KERNEL] and
+  its job carries the labels preset, profile, gauntlet=1 (and kernel with several kernels).
+
+  -E FILTER              tests whose name contains FILTER
+  --presets A,B | all    only these presets (unknown names are a usage error)
+  --profiles A,B | all   only these flag profiles (a name no selected test has is an error)
+  --kernel K             repeatable; one variant per kernel
+  --max-vcpus N          skip presets with more than N vCPUs
+  --duration S           override every test's duration
+  --dry-run              print the variants and every skipped preset with its reason; no run
+                         (no daemon needed when --max-vcpus is given)
+  --json, --junit FILE, -v   as for `test`
+
+Output: one line per job as `test` prints it, then a matrix (rows test/profile, columns
+presets; cells PASS, FAIL = FAIL/TIMEOUT/CRASH/SCHED_DIED/NOT_ATTACHED/EJECTED, SKIP,
+ERR = ktstr's own error/cancelled/interrupted, - = not a variant) and the summary line.
+Exit codes as `test`: 0 nothing failed, 1 a variant failed, 2 usage, 3 error.
+)";
 
 constexpr Command kCommands[] = {
     {"test", "BINARY... [-E FILTER] [--kernel K] [--topology N,L,C,T] [--duration S] [--json]"
              " [--junit FILE] [--label K=V] [-v]\n      run the tests of ktstr test binaries in VMs",
      ktstr::client::TestCommand},
+    {"gauntlet", "BINARY... [-E FILTER] [--presets NAME,...|all] [--profiles NAME,...|all]"
+                 " [--kernel K]... [--max-vcpus N] [--duration S] [--json] [--junit FILE]"
+                 " [--dry-run] [-v]\n      every test x topology preset x flag profile x kernel",
+     ktstr::client::GauntletCommand, kGauntletDetails},
     {"stats", "list [--all] | show [RUN] | compare A B [--threshold PCT]\n"
               "      stored results", ktstr::client::StatsCommand},
     {"pool", "status | target N,L,C,T COUNT [--memory MB] [--kernel KEY]\n      the warm VM pool",
@@ -83,7 +119,7 @@ int main(int argc, char** argv) {
   for (const Command& c : kCommands) {
     if (std::strcmp(c.name, argv[i]) == 0) {
       if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
-        printf("ktstr-client %s %s\n", c.name, c.help);
+        printf("ktstr-client %s %s\n%s", c.name, c.help, c.details ? c.details : "");
         return ktstr::client::kExitOk;
       }
       return c.fn(conn, args);

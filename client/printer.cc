@@ -12,6 +12,19 @@ namespace ktstr::client {
 
 std::string StatusWord(ktstr::v1::VerdictKind kind) { return ktstr::v1::VerdictKindName(kind); }
 
+std::string JobDisplayName(const ktstr::v1::JobSpec& spec) {
+  const auto& labels = spec.labels();
+  auto label = [&](const char* k) {
+    auto it = labels.find(k);
+    return it == labels.end() ? std::string() : it->second;
+  };
+  if (label("gauntlet") != "1") return absl::StrCat("ktstr/", spec.test_name());
+  std::string name =
+      absl::StrCat("gauntlet/", spec.test_name(), "/", label("preset"), "/", label("profile"));
+  if (!label("kernel").empty()) absl::StrAppend(&name, "/", label("kernel"));
+  return name;
+}
+
 namespace {
 namespace config {
 // The tail of the loader's log shown under a failed job: enough for the EXIT line and the
@@ -39,8 +52,8 @@ std::string FormatJobResult(const ktstr::v1::Job& job, const std::string& binary
                                                             : job.spec().scheduler().name();
   // EEVDF lines stay as they were; a sched_ext job names its scheduler on the line.
   std::string out = absl::StrFormat(
-      "%8s [%7.2fs] %s ktstr/%s%s\n", StatusWord(v.kind()), job.wall_s(), binary,
-      job.spec().test_name(),
+      "%8s [%7.2fs] %s %s%s\n", StatusWord(v.kind()), job.wall_s(), binary,
+      JobDisplayName(job.spec()),
       job.spec().scheduler().name().empty() ? "" : absl::StrCat(" [sched=", sched, "]"));
   if (v.kind() == ktstr::v1::VERDICT_KIND_PASS) return out;
   if (v.kind() != ktstr::v1::VERDICT_KIND_SKIP) {
@@ -89,8 +102,8 @@ std::string FormatRunDetail(const ktstr::v1::Run& run) {
   if (!run.description().empty()) absl::StrAppend(&out, "  ", run.description(), "\n");
   for (const auto& j : run.jobs()) {
     if (j.state() != ktstr::v1::JOB_STATE_FINISHED) {
-      absl::StrAppend(&out, absl::StrFormat("%8s           %s ktstr/%s\n", "PENDING", j.topology(),
-                                            j.spec().test_name()));
+      absl::StrAppend(&out, absl::StrFormat("%8s           %s %s\n", "PENDING", j.topology(),
+                                            JobDisplayName(j.spec())));
       continue;
     }
     absl::StrAppend(&out, FormatJobResult(j, j.topology()));

@@ -10,6 +10,9 @@
 
 namespace ktstr::client {
 
+// How a job is named in output: "ktstr/NAME", or for a gauntlet variant (label
+// gauntlet=1) "gauntlet/NAME/PRESET/PROFILE", with "/KERNEL" when the job has a kernel label.
+std::string JobDisplayName(const ktstr::v1::JobSpec& spec);
 // The status word: PASS, FAIL, SKIP, TIMEOUT, CRASH, ...
 std::string StatusWord(ktstr::v1::VerdictKind kind);
 // The line(s) for one finished job; `binary` is the test binary's basename.

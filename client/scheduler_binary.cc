@@ -66,14 +66,16 @@ absl::StatusOr<std::string> ResolveSchedulerBinary(const std::string& test_binar
       "test binary)"));
 }
 
-ktstr::v1::SchedulerSpec SchedulerSpecFor(const ktstr::v1::ListedTest& t) {
+ktstr::v1::SchedulerSpec SchedulerSpecFor(const ktstr::v1::ListedTest& t,
+                                          const ktstr::v1::ListedFlagProfile* profile) {
   const ktstr::v1::ListedSchedulerDef& d = t.scheduler_def();
   ktstr::v1::SchedulerSpec s;
   s.set_name(d.name());
-  if (d.profiles_size() > 0) {
-    // Profiles are ordered by size: the first is the default (required flags only), and its
-    // argv already holds sched_args, the test's extra_sched_args and the flags' args.
-    for (const std::string& a : d.profiles(0).args()) s.add_args(a);
+  // Profiles are ordered by size: the first is the default (required flags only). A
+  // profile's argv already holds sched_args, the test's extra_sched_args and the flags' args.
+  if (profile == nullptr && d.profiles_size() > 0) profile = &d.profiles(0);
+  if (profile != nullptr) {
+    for (const std::string& a : profile->args()) s.add_args(a);
   } else {
     for (const std::string& a : d.sched_args()) s.add_args(a);
     for (const std::string& a : t.extra_sched_args()) s.add_args(a);

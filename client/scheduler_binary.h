@@ -32,9 +32,10 @@ absl::StatusOr<std::string> ResolveSchedulerBinary(const std::string& test_binar
                                                    const std::string& search_path);
 
 // JobSpec.scheduler without the binary/support files (the caller uploads those): name, argv of
-// the test's default flag profile (sched_args, extra_sched_args, flag args), sysctls, kernel
-// args, and expected_ops_name = the scheduler's name.
-ktstr::v1::SchedulerSpec SchedulerSpecFor(const ktstr::v1::ListedTest& t);
+// `profile` (sched_args, extra_sched_args, flag args; null = the test's default profile),
+// sysctls, kernel args, and expected_ops_name = the scheduler's name.
+ktstr::v1::SchedulerSpec SchedulerSpecFor(const ktstr::v1::ListedTest& t,
+                                          const ktstr::v1::ListedFlagProfile* profile = nullptr);
 
 }  // namespace ktstr::client
 

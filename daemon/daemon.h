@@ -37,6 +37,7 @@ struct DaemonOptions {
   // ${KTSTR_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/ktstr}/kernels (kernel_cache/README.md).
   std::string kernel_cache_dir;
   uint32_t pool_target = 1;       // ready clones per (kernel, shape) in use
+  absl::Duration pool_idle = absl::Minutes(10);  // empty an unused pool after this
   uint32_t boot_allowance_s = 300;
   std::string agent_path;         // "" = ktstr-agent next to ktstrd (or Bazel's layout)
   bool pool_snapshots = true;     // false: cold boots only (--pool=cold)

@@ -81,6 +81,7 @@ std::string Dispatcher::NewRunId() {
 absl::Status Dispatcher::ValidateJob(const ktstr::v1::JobSpec& spec, JobSlot* slot) {
   if (spec.test_name().empty()) return absl::InvalidArgumentError("job without a test_name");
   if (absl::Status s = ValidateShape(spec.shape()); !s.ok()) return s;
+  if (absl::Status s = ValidateKernelArgs(spec.scheduler().kernel_args()); !s.ok()) return s;
   absl::StatusOr<ResolvedKernel> kernel = kernels_->Resolve(spec.kernel());
   if (!kernel.ok()) return kernel.status();
   absl::StatusOr<std::string> bin = artifacts_->VerifiedPath(spec.test_binary().sha256());
@@ -196,7 +197,7 @@ absl::StatusOr<Dispatcher::Submitted> Dispatcher::Submit(const ktstr::v1::RunSpe
   Emit(*entry, accepted);
   for (int i = 0; i < spec.jobs_size(); ++i) {
     admission_.Enqueue(run_id, i, entry->jobs[i].cost);
-    executor_->NoteDemand(entry->jobs[i].request.kernel_key, spec.jobs(i).shape(),
+    executor_->NoteDemand(entry->jobs[i].request.kernel_key, spec.jobs(i),
                           entry->jobs[i].request.kernel_image_path);
   }
   for (int i = 0; i < spec.jobs_size(); ++i) {

@@ -33,6 +33,7 @@ absl::StatusOr<std::unique_ptr<JobExecutor>> MakeExecutor(const DaemonOptions& o
     o.pool.work_dir = absl::StrCat("/tmp/ktstrd-vms-", getuid());  // short: sun_path limit
     o.pool.qemu_pids_dir = options.paths.QemuPidsDir();
     o.pool.default_target = options.pool_target;
+    o.pool.idle_ttl = options.pool_idle;
     o.pool.snapshots = options.pool_snapshots;
     absl::StatusOr<std::unique_ptr<VmExecutor>> e = VmExecutor::Create(std::move(o));
     if (!e.ok()) return e.status();

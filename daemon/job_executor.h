@@ -83,8 +83,8 @@ class JobExecutor {
   // every failure is described in the outcome.
   virtual ExecutionOutcome Execute(const JobRequest& req, const JobProgress& progress,
                                    AbortSignal& abort) = 0;
-  // Jobs of this (kernel, shape) are queued: lets a warm pool raise its target.
-  virtual void NoteDemand(const std::string& kernel_key, const ktstr::v1::VmShape& shape,
+  // A job of this kernel, shape and kernel args is queued: lets a warm pool raise its target.
+  virtual void NoteDemand(const std::string& kernel_key, const ktstr::v1::JobSpec& job,
                           const std::string& kernel_image_path) {}
   virtual std::vector<ktstr::v1::PoolStatus> PoolStatus() { return {}; }
   virtual absl::StatusOr<ktstr::v1::PoolStatus> SetPoolTarget(const ktstr::v1::PoolKey& key,

@@ -153,6 +153,12 @@ TEST_F(KtstrdServiceTest, BadInputGetsStatusCodesAndTheDaemonKeepsServing) {
   *bad_kernel.add_jobs() = Job("t", bin);
   bad_kernel.mutable_jobs(0)->mutable_kernel()->set_version("9.99");
   EXPECT_EQ(SubmitAndDrain(bad_kernel, &events).error_code(), grpc::StatusCode::NOT_FOUND);
+  ktstr::v1::RunSpec bad_args;  // kernel args that would replace the guest agent
+  *bad_args.add_jobs() = Job("t", bin);
+  bad_args.mutable_jobs(0)->mutable_scheduler()->add_kernel_args("init=/bin/sh");
+  grpc::Status args_status = SubmitAndDrain(bad_args, &events);
+  EXPECT_EQ(args_status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(args_status.error_message().find("init=/bin/sh"), std::string::npos);
   ktstr::v1::RunSpec missing;
   *missing.add_jobs() = Job("t", bin);
   missing.mutable_jobs(0)->mutable_test_binary()->set_sha256(Sha256Hex("never uploaded"));

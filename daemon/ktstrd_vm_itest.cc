@@ -1,7 +1,7 @@
 // End to end under QEMU (TCG here): ktstr-client -> ktstrd -> warm VM -> guest agent ->
-// result in SQLite, with the real example test binary; a test that panics the guest; and
-// kill -9 of the daemon mid-run; an interactive shell (`ktstr-client shell`) with piped
-// stdin. One daemon (and its warm pool) is shared by the cases.
+// result in SQLite, with the real example test binary; a small gauntlet; a test that panics
+// the guest; kill -9 of the daemon mid-run; an interactive shell (`ktstr-client shell`) with
+// piped stdin. One daemon (and its warm pool) is shared by the cases.
 #include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -135,6 +135,25 @@ TEST_F(KtstrdVmTest, ExampleTestPassesInAVmAndIsStored) {
 
 // With no flags ktstrd serves the kernel tools/setup fetched, from the kernel cache, under
 // its real key; the jobs above ran on it.
+// `ktstr-client gauntlet` on two tiny presets: one run, two VMs of different shapes (1n1l4c1t,
+// 1n2l2c1t), each job named after its variant, and the test/profile x preset matrix. About
+// 20 s under TCG; the expansion itself is tested without VMs in //client.
+TEST_F(KtstrdVmTest, GauntletOnTwoTinyPresets) {
+  std::string out;
+  EXPECT_EQ(Client({"gauntlet", "scheduler_tests/example_tests", "-E", "steady", "--presets",
+                    "tiny-1llc,tiny-2llc", "--max-vcpus", "4"},
+                   &out),
+            0)
+      << out;
+  EXPECT_TRUE(absl::StrContains(out, "PASS [")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "example_tests gauntlet/steady/tiny-1llc/default")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "example_tests gauntlet/steady/tiny-2llc/default")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "test/profile    tiny-1llc  tiny-2llc\n"
+                                     "steady/default  PASS       PASS\n"))
+      << out;
+  EXPECT_TRUE(absl::StrContains(out, "2 tests run: 2 passed, 0 failed, 0 skipped")) << out;
+}
+
 TEST_F(KtstrdVmTest, KernelListShowsTheSetupKernelAsDefault) {
   std::string out;
   ASSERT_EQ(Client({"kernel", "list", "--json"}, &out), 0) << out;

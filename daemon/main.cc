@@ -35,6 +35,8 @@ ABSL_FLAG(std::string, kernel_cache_dir, "", "Kernel cache the guest kernels com
           "${KTSTR_CACHE_DIR:-${XDG_CACHE_HOME:-~/.cache}/ktstr}/kernels). The kernel "
           "tools/setup fetched is imported into it at startup.");
 ABSL_FLAG(uint32_t, pool_target, 1, "Ready clones to keep per (kernel, shape) in use.");
+ABSL_FLAG(uint32_t, pool_idle_s, 600, "Release a (kernel, shape)'s ready clones and template "
+          "after this many seconds without jobs of it (0 = never).");
 ABSL_FLAG(uint32_t, boot_allowance_s, 300, "Seconds allowed for obtaining a VM, added to a "
           "job's duration in its timeout (TCG boots are slow).");
 ABSL_FLAG(std::string, agent, "", "The static guest agent (default: ktstr-agent next to "
@@ -73,6 +75,9 @@ ktstr::daemon::DaemonOptions OptionsFromFlags() {
   o.max_artifact_bytes = absl::GetFlag(FLAGS_max_artifact_mb) << 20;
   o.kernel_cache_dir = absl::GetFlag(FLAGS_kernel_cache_dir);
   o.pool_target = absl::GetFlag(FLAGS_pool_target);
+  o.pool_idle = absl::GetFlag(FLAGS_pool_idle_s) == 0
+                    ? absl::InfiniteDuration()
+                    : absl::Seconds(absl::GetFlag(FLAGS_pool_idle_s));
   o.boot_allowance_s = absl::GetFlag(FLAGS_boot_allowance_s);
   o.executor = absl::GetFlag(FLAGS_executor);
   o.agent_path = absl::GetFlag(FLAGS_agent);

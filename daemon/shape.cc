@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "vmm/topology.h"
 
@@ -69,6 +70,30 @@ uint32_t EffectiveMemoryMb(const ktstr::v1::VmShape& shape) {
 std::string TopologyString(const ktstr::v1::Topology& t) {
   return absl::StrCat(t.numa_nodes(), "n", t.llcs(), "l", t.cores_per_llc(), "c",
                       t.threads_per_core(), "t");
+}
+
+absl::Status ValidateKernelArgs(const google::protobuf::RepeatedPtrField<std::string>& args) {
+  if (args.size() > config::kMaxKernelArgs) {
+    return absl::InvalidArgumentError(absl::StrCat("kernel_args: ", args.size(),
+                                                   " args, at most ", config::kMaxKernelArgs));
+  }
+  for (const std::string& a : args) {
+    if (a.empty() || a.size() > config::kMaxKernelArgBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "kernel_args: '", a, "' must be 1 to ", config::kMaxKernelArgBytes, " bytes"));
+    }
+    for (char c : a) {
+      if (static_cast<unsigned char>(c) <= ' ' || c == '"' || c == '\\' || c == 0x7f) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "kernel_args: '", a, "' is not one word (no spaces, quotes or control characters)"));
+      }
+    }
+    if (absl::StartsWith(a, "init=") || absl::StartsWith(a, "rdinit=")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "kernel_args: '", a, "' would replace ktstr's guest agent as the first process"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace ktstr::daemon

@@ -49,5 +49,24 @@ TEST(Shape, DefaultMemoryIsAlwaysBootable) {
   EXPECT_EQ(EffectiveMemoryMb(Shape(1, 1, 1, 1, 777)), 777u);
 }
 
+google::protobuf::RepeatedPtrField<std::string> Args(std::vector<std::string> v) {
+  return {v.begin(), v.end()};
+}
+
+TEST(KernelArgs, OneWordEachAndNeverTheInitProcess) {
+  EXPECT_TRUE(ValidateKernelArgs(Args({})).ok());
+  EXPECT_TRUE(ValidateKernelArgs(Args({"nosmt", "isolcpus=2-3", "sched_ext.slice_bypass_us=500"}))
+                  .ok());
+  for (const char* bad : {"", "two words", "quote\"d", "tab\there", "init=/bin/sh",
+                          "rdinit=/x"}) {
+    absl::Status st = ValidateKernelArgs(Args({bad}));
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_NE(ValidateKernelArgs(Args({"init=/bin/sh"})).message().find("guest agent"),
+            absl::string_view::npos);
+  EXPECT_FALSE(ValidateKernelArgs(Args({std::string(200, 'x')})).ok());
+  EXPECT_FALSE(ValidateKernelArgs(Args(std::vector<std::string>(17, "nosmt"))).ok());
+}
+
 }  // namespace
 }  // namespace ktstr::daemon

@@ -119,8 +119,10 @@ std::string VmExecutor::accelerator() {
 
 namespace {
 PoolVmKey KeyFor(const std::string& kernel_key, const std::string& image,
-                 const ktstr::v1::VmShape& shape) {
+                 const ktstr::v1::VmShape& shape,
+                 const google::protobuf::RepeatedPtrField<std::string>& kernel_args) {
   PoolVmKey k;
+  k.kernel_args.assign(kernel_args.begin(), kernel_args.end());
   k.kernel_key = kernel_key;
   k.kernel_path = image;
   k.topology.numa_nodes = shape.topology().numa_nodes();
@@ -132,13 +134,14 @@ PoolVmKey KeyFor(const std::string& kernel_key, const std::string& image,
 }
 }  // namespace
 
-void VmExecutor::NoteDemand(const std::string& kernel_key, const ktstr::v1::VmShape& shape,
+void VmExecutor::NoteDemand(const std::string& kernel_key, const ktstr::v1::JobSpec& job,
                             const std::string& kernel_image_path) {
   {
     absl::MutexLock lock(&mu_);
     kernel_paths_[kernel_key] = kernel_image_path;
   }
-  pool_.NoteDemand(KeyFor(kernel_key, kernel_image_path, shape));
+  pool_.NoteDemand(
+      KeyFor(kernel_key, kernel_image_path, job.shape(), job.scheduler().kernel_args()));
 }
 
 absl::StatusOr<ktstr::v1::PoolStatus> VmExecutor::SetPoolTarget(const ktstr::v1::PoolKey& key,
@@ -154,11 +157,14 @@ absl::StatusOr<ktstr::v1::PoolStatus> VmExecutor::SetPoolTarget(const ktstr::v1:
     }
     image = it->second;
   }
-  return pool_.SetTarget(KeyFor(key.kernel_key(), image, key.shape()), target);
+  if (absl::Status s = ValidateKernelArgs(key.kernel_args()); !s.ok()) return s;
+  return pool_.SetTarget(KeyFor(key.kernel_key(), image, key.shape(), key.kernel_args()), target);
 }
 
 absl::StatusOr<std::unique_ptr<ShellVm>> VmExecutor::StartShellVm(const ShellVmRequest& req) {
-  const PoolVmKey key = KeyFor(req.kernel_key, req.kernel_image_path, req.shape);
+  // Shells boot with the default kernel command line (ShellStart has no kernel args).
+  const PoolVmKey key = KeyFor(req.kernel_key, req.kernel_image_path, req.shape,
+                               google::protobuf::RepeatedPtrField<std::string>());
   absl::StatusOr<std::unique_ptr<LeasedVm>> leased = pool_.Lease(key, LeaseMode::kReadyElseCold);
   if (!leased.ok()) return leased.status();
   const bool detached = (*leased)->detached;
@@ -170,7 +176,8 @@ ExecutionOutcome VmExecutor::Execute(const JobRequest& req, const JobProgress& p
                                      AbortSignal& abort) {
   ExecutionOutcome out;
   const absl::Time deadline = absl::Now() + absl::Seconds(req.timeout_s);
-  const PoolVmKey key = KeyFor(req.kernel_key, req.kernel_image_path, req.spec.shape());
+  const PoolVmKey key = KeyFor(req.kernel_key, req.kernel_image_path, req.spec.shape(),
+                               req.spec.scheduler().kernel_args());
   LeaseMode mode = LeaseMode::kAny;
   if (auto it = req.spec.labels().find("ktstr.vm"); it != req.spec.labels().end()) {
     mode = it->second == "cold" ? LeaseMode::kForceCold

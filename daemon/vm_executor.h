@@ -29,7 +29,7 @@ class VmExecutor : public JobExecutor {
   // restores a fresh clone; otherwise a ready pool clone is taken when there is one.
   ExecutionOutcome Execute(const JobRequest& req, const JobProgress& progress,
                            AbortSignal& abort) override;
-  void NoteDemand(const std::string& kernel_key, const ktstr::v1::VmShape& shape,
+  void NoteDemand(const std::string& kernel_key, const ktstr::v1::JobSpec& job,
                   const std::string& kernel_image_path) override;
   // A ready pool clone when jobs warmed this (kernel, shape), else a cold boot that leaves
   // no pool behind (LeaseMode::kReadyElseCold).

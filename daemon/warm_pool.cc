@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "daemon/qemu_reaper.h"
 #include "spdlog/spdlog.h"
@@ -36,7 +37,9 @@ absl::StatusOr<std::unique_ptr<agent::AgentClient>> ConnectAgent(vmm::Vm& vm) {
 }  // namespace
 
 std::string PoolVmKey::Name() const {
-  return absl::StrCat(kernel_key, "/", topology.ToString(), "/", memory_mb, "M");
+  std::string name = absl::StrCat(kernel_key, "/", topology.ToString(), "/", memory_mb, "M");
+  if (!kernel_args.empty()) absl::StrAppend(&name, "/", absl::StrJoin(kernel_args, " "));
+  return name;
 }
 
 LeasedVm::~LeasedVm() {
@@ -56,6 +59,7 @@ vmm::VmSpec WarmPool::SpecFor(const PoolVmKey& key) const {
   spec.initramfs_path = options_.initramfs_path;
   spec.topology = key.topology;
   spec.memory_mb = key.memory_mb;
+  spec.extra_kernel_args = key.kernel_args;
   spec.boot_timeout = options_.boot_timeout;
   spec.work_dir = options_.work_dir;
   return spec;
@@ -70,6 +74,7 @@ WarmPool::Pool* WarmPool::GetOrCreateLocked(const PoolVmKey& key) {
       slot->snapshot_failed = true;
       slot->mode_reason = "snapshots disabled (ktstrd --pool=cold)";
     }
+    slot->last_used = absl::Now();
     Pool* p = slot.get();
     p->refill = std::thread([this, p] { RefillLoop(p); });
   }
@@ -81,6 +86,8 @@ void WarmPool::NoteDemand(const PoolVmKey& key) {
   if (stopping_) return;
   Pool* p = GetOrCreateLocked(key);
   p->target = std::max(p->target, options_.default_target);  // adapts to queued shapes
+  p->last_used = absl::Now();
+  p->dormant = false;
 }
 
 absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::StartVm(Pool* pool, bool clone) {
@@ -159,11 +166,22 @@ void WarmPool::RefillLoop(Pool* pool) {
     bool need_template;
     {
       absl::MutexLock lock(&mu_);
+      // An emptied (dormant) pool rebuilds its template only when it is used again.
       auto work = [this, pool]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return stopping_ || (!pool->snapshot && !pool->snapshot_failed) ||
+        return stopping_ || (!pool->dormant && !pool->snapshot && !pool->snapshot_failed) ||
                pool->ready.size() + pool->booting < pool->target;
       };
-      mu_.Await(absl::Condition(&work));
+      const absl::Duration check_every =
+          std::clamp(options_.idle_ttl / 4, absl::Milliseconds(10), absl::Minutes(1));
+      while (!mu_.AwaitWithTimeout(absl::Condition(&work), check_every)) {
+        std::deque<std::unique_ptr<LeasedVm>> idle_vms;
+        std::unique_ptr<vmm::VmTemplate> idle_snapshot;
+        if (!TakeIdleLocked(pool, &idle_vms, &idle_snapshot)) continue;
+        mu_.Unlock();  // QEMU kills and file removal take a moment: not under the lock
+        idle_vms.clear();
+        idle_snapshot.reset();
+        mu_.Lock();
+      }
       if (stopping_) return;
       need_template = !pool->snapshot && !pool->snapshot_failed;
       if (!need_template) ++pool->booting;
@@ -205,6 +223,22 @@ void WarmPool::RefillLoop(Pool* pool) {
   }
 }
 
+bool WarmPool::TakeIdleLocked(Pool* pool, std::deque<std::unique_ptr<LeasedVm>>* vms,
+                              std::unique_ptr<vmm::VmTemplate>* snapshot) {
+  if (options_.idle_ttl == absl::InfiniteDuration() || pool->busy > 0 || pool->booting > 0 ||
+      (pool->ready.empty() && !pool->snapshot) ||
+      absl::Now() - pool->last_used < options_.idle_ttl) {
+    return false;
+  }
+  spdlog::info("pool {}: unused for {}: releasing {} ready VMs and the template",
+               pool->key.Name(), absl::FormatDuration(options_.idle_ttl), pool->ready.size());
+  vms->swap(pool->ready);
+  *snapshot = std::move(pool->snapshot);
+  pool->target = 0;
+  pool->dormant = true;
+  return true;
+}
+
 absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::Lease(const PoolVmKey& key, LeaseMode mode) {
   const absl::Time t0 = absl::Now();
   if (mode == LeaseMode::kReadyElseCold) {
@@ -212,7 +246,9 @@ absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::Lease(const PoolVmKey& key, 
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return absl::UnavailableError("ktstrd is stopping");
-      pooled = pools_.count(key.Name()) > 0;
+      // A dormant pool (idle, template released) is not woken by a one-off shell.
+      auto it = pools_.find(key.Name());
+      pooled = it != pools_.end() && !it->second->dormant;
     }
     if (!pooled) return BootDetached(key);
     mode = LeaseMode::kAny;
@@ -223,6 +259,8 @@ absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::Lease(const PoolVmKey& key, 
     absl::MutexLock lock(&mu_);
     if (stopping_) return absl::UnavailableError("ktstrd is stopping");
     pool = GetOrCreateLocked(key);
+    pool->last_used = absl::Now();
+    pool->dormant = false;
     if (mode == LeaseMode::kAny && !pool->ready.empty()) {
       std::unique_ptr<LeasedVm> vm = std::move(pool->ready.front());
       pool->ready.pop_front();
@@ -274,7 +312,9 @@ void WarmPool::Released(const PoolVmKey& key, bool detached) {
     return;
   }
   auto it = pools_.find(key.Name());
-  if (it != pools_.end() && it->second->busy > 0) --it->second->busy;
+  if (it == pools_.end()) return;
+  if (it->second->busy > 0) --it->second->busy;
+  it->second->last_used = absl::Now();
 }
 
 ktstr::v1::PoolStatus WarmPool::StatusLocked(const Pool& p) const {
@@ -286,12 +326,15 @@ ktstr::v1::PoolStatus WarmPool::StatusLocked(const Pool& p) const {
   t->set_cores_per_llc(p.key.topology.cores_per_llc);
   t->set_threads_per_core(p.key.topology.threads_per_core);
   s.mutable_key()->mutable_shape()->set_memory_mb(p.key.memory_mb);
+  for (const std::string& a : p.key.kernel_args) s.mutable_key()->add_kernel_args(a);
   s.set_topology(p.key.topology.ToString());
   s.set_mode(p.snapshot_failed ? ktstr::v1::POOL_MODE_COLD_BOOT : ktstr::v1::POOL_MODE_SNAPSHOT);
   s.set_mode_reason(p.snapshot_failed ? p.mode_reason
-                                      : (p.snapshot ? "" : "template booting"));
+                    : p.snapshot     ? ""
+                    : p.dormant      ? "idle: template released, rebuilt on demand"
+                                     : "template booting");
   s.set_ready(p.ready.size());
-  s.set_booting(p.booting + ((!p.snapshot && !p.snapshot_failed) ? 1 : 0));
+  s.set_booting(p.booting + ((!p.dormant && !p.snapshot && !p.snapshot_failed) ? 1 : 0));
   s.set_busy(p.busy);
   s.set_target(p.target);
   s.set_boot_failures(p.boot_failures);
@@ -313,6 +356,8 @@ absl::StatusOr<ktstr::v1::PoolStatus> WarmPool::SetTarget(const PoolVmKey& key, 
   if (stopping_) return absl::UnavailableError("ktstrd is stopping");
   Pool* p = GetOrCreateLocked(key);
   p->target = target;
+  p->last_used = absl::Now();
+  p->dormant = false;
   while (p->ready.size() > target) p->ready.pop_back();  // drain extra clones
   return StatusLocked(*p);
 }

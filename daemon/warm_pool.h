@@ -4,7 +4,10 @@
 // snapshot) cold boots; a VM serves one job and is destroyed by its user. Each key has a
 // refill thread; boot failures are retried with exponential backoff and reported in the
 // status (boot_failures, last_error), never dropped. If the snapshot cannot be made the key
-// falls back to cold boots and says why (mode COLD_BOOT, mode_reason).
+// falls back to cold boots and says why (mode COLD_BOOT, mode_reason). A key nobody has
+// used for `idle_ttl` gives back its ready clones and its template (their RAM lives in
+// /dev/shm) and rebuilds them on the next demand, so a gauntlet's dozen shapes do not keep
+// a dozen idle VMs on a shared host.
 #ifndef KTSTR_DAEMON_WARM_POOL_H_
 #define KTSTR_DAEMON_WARM_POOL_H_
 
@@ -33,6 +36,9 @@ inline constexpr absl::Duration kMinBootBackoff = absl::Seconds(1);
 inline constexpr absl::Duration kMaxBootBackoff = absl::Seconds(60);
 // Connecting to a VM's agent and saying Hello after boot/restore.
 inline constexpr absl::Duration kAgentConnectTimeout = absl::Seconds(60);
+// A pool unused this long is emptied: long enough for the gaps between a developer's runs,
+// short enough that a CI host gets its memory back soon after a job.
+inline constexpr absl::Duration kDefaultPoolIdleTtl = absl::Minutes(10);
 }  // namespace config
 
 struct WarmPoolOptions {
@@ -42,6 +48,9 @@ struct WarmPoolOptions {
   uint32_t default_target = 1;  // ready clones per key once jobs of that key were seen
   bool snapshots = true;        // false: every VM boots cold (and says so)
   absl::Duration boot_timeout = absl::Seconds(240);  // TCG on a loaded host
+  // Empty a pool (ready clones and template) this long after its last demand, lease or
+  // release; absl::InfiniteDuration() = never.
+  absl::Duration idle_ttl = config::kDefaultPoolIdleTtl;
   // Connects to a fresh VM's agent and sets its clock (Hello with the host time). Empty =
   // the real AgentClient; pool tests with vmm's FakeLauncher (no guest) replace it.
   std::function<absl::StatusOr<std::unique_ptr<agent::AgentClient>>(vmm::Vm&)> connect_agent;
@@ -52,6 +61,9 @@ struct PoolVmKey {
   std::string kernel_path;
   vmm::Topology topology;
   int memory_mb = 0;
+  // Appended to the guest kernel command line (SchedulerSpec.kernel_args): part of what
+  // boots, so of the snapshot, so VMs with other args are not interchangeable.
+  std::vector<std::string> kernel_args;
   std::string Name() const;
 };
 
@@ -70,8 +82,8 @@ struct LeasedVm {
 
 // kAny: a ready clone, else a fresh clone, else a cold boot (the key's pool is created and
 // keeps a template). kReadyElseCold (interactive shells): the same when the key's pool
-// exists already, else one cold boot that creates no pool, so a one-off shell leaves no
-// template or clones behind.
+// exists and is not dormant, else one cold boot that creates (or wakes) no pool, so a
+// one-off shell leaves no template or clones behind.
 enum class LeaseMode { kAny, kForceCold, kForceFreshClone, kReadyElseCold };
 
 class WarmPool {
@@ -107,11 +119,18 @@ class WarmPool {
     std::string last_error;
     double template_boot_s = 0;
     double last_restore_s = 0;
+    absl::Time last_used;  // demand, lease or release
+    bool dormant = false;  // emptied for idleness; the next demand, lease or target wakes it
     std::thread refill;
   };
 
   Pool* GetOrCreateLocked(const PoolVmKey& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RefillLoop(Pool* pool);
+  // Idle past options_.idle_ttl with nothing leased or booting: moves its VMs and template
+  // out (the caller destroys them outside the lock) and sets the target to 0.
+  bool TakeIdleLocked(Pool* pool, std::deque<std::unique_ptr<LeasedVm>>* vms,
+                      std::unique_ptr<vmm::VmTemplate>* snapshot)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status BuildTemplate(Pool* pool);
   // Boots cold or restores a clone, connects the agent and sets the guest clock.
   absl::StatusOr<std::unique_ptr<LeasedVm>> StartVm(Pool* pool, bool clone);

@@ -14,7 +14,8 @@ namespace {
 
 class WarmPoolTest : public ::testing::Test {
  protected:
-  std::unique_ptr<WarmPool> MakePool(uint32_t target, bool snapshots = true) {
+  std::unique_ptr<WarmPool> MakePool(uint32_t target, bool snapshots = true,
+                                     absl::Duration idle_ttl = absl::InfiniteDuration()) {
     auto launcher = std::make_unique<vmm::testing::FakeLauncher>();
     launcher_ = launcher.get();
     WarmPoolOptions o;
@@ -23,6 +24,7 @@ class WarmPoolTest : public ::testing::Test {
     o.qemu_pids_dir = o.work_dir + "/pids";
     o.default_target = target;
     o.snapshots = snapshots;
+    o.idle_ttl = idle_ttl;
     o.connect_agent = [](vmm::Vm&) -> absl::StatusOr<std::unique_ptr<agent::AgentClient>> {
       return std::unique_ptr<agent::AgentClient>();  // no guest behind a FakeVm
     };
@@ -109,6 +111,61 @@ TEST_F(WarmPoolTest, WithoutSnapshotsEveryVmBootsColdAndSaysWhy) {
   auto vm = pool->Lease(Key(), LeaseMode::kAny);
   ASSERT_TRUE(vm.ok());
   EXPECT_FALSE((*vm)->warm);
+}
+
+TEST_F(WarmPoolTest, KernelArgsBootWithTheVmAndSeparatePools) {
+  auto pool = MakePool(1);
+  PoolVmKey plain = Key(), nosmt = Key();
+  nosmt.kernel_args = {"nosmt", "sched_ext.slice_bypass_us=500"};
+  EXPECT_NE(plain.Name(), nosmt.Name());
+  auto a = pool->Lease(nosmt, LeaseMode::kAny);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ((*a)->vm->spec().extra_kernel_args, nosmt.kernel_args);
+  auto b = pool->Lease(plain, LeaseMode::kAny);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_TRUE((*b)->vm->spec().extra_kernel_args.empty());
+  std::vector<ktstr::v1::PoolStatus> st = pool->Status();
+  ASSERT_EQ(st.size(), 2u);
+  int with_args = 0;
+  for (const auto& s : st) with_args += s.key().kernel_args_size() == 2;
+  EXPECT_EQ(with_args, 1);
+  a->reset();
+  pool->Released(nosmt);
+  b->reset();
+  pool->Released(plain);
+}
+
+TEST_F(WarmPoolTest, UnusedPoolReleasesItsVmsAndTemplateAndRebuildsOnDemand) {
+  auto pool = MakePool(1, true, absl::Milliseconds(200));
+  pool->NoteDemand(Key());
+  ASSERT_TRUE(WaitFor(*pool, [](const auto& s) { return s.ready() == 1; }));
+  EXPECT_EQ(pool->vms_running(), 1u);
+  // Nobody leases: after the TTL the clone and the template are gone, and stay gone.
+  ASSERT_TRUE(WaitFor(*pool, [](const auto& s) { return s.ready() == 0 && s.target() == 0; }));
+  EXPECT_EQ(pool->vms_running(), 0u);
+  ktstr::v1::PoolStatus st = pool->Status()[0];
+  EXPECT_EQ(st.booting(), 0u);
+  EXPECT_NE(st.mode_reason().find("idle"), std::string::npos) << st.mode_reason();
+  EXPECT_EQ(launcher_->boots(), 1);
+  // Demand returns: a new template, then a clone.
+  pool->NoteDemand(Key());
+  ASSERT_TRUE(WaitFor(*pool, [](const auto& s) { return s.ready() == 1; }));
+  EXPECT_EQ(launcher_->boots(), 2);
+}
+
+TEST_F(WarmPoolTest, LeasedVmKeepsItsPoolFromGoingIdle) {
+  auto pool = MakePool(1, true, absl::Milliseconds(100));
+  pool->NoteDemand(Key());
+  ASSERT_TRUE(WaitFor(*pool, [](const auto& s) { return s.ready() == 1; }));
+  auto vm = pool->Lease(Key(), LeaseMode::kAny);
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  absl::SleepFor(absl::Milliseconds(400));  // several TTLs while the job runs
+  ktstr::v1::PoolStatus st = pool->Status()[0];
+  EXPECT_EQ(st.busy(), 1u);
+  EXPECT_EQ(st.target(), 1u) << "emptied while a VM of it was leased";
+  vm->reset();
+  pool->Released(Key());
+  ASSERT_TRUE(WaitFor(*pool, [](const auto& s) { return s.ready() == 0 && s.target() == 0; }));
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // Shows kernel-build progress (kernel_builder.h's ProgressFn) on stderr: on a terminal one
 // line rewritten in place, in a log (CI) one line per phase change and every 15 s while
-// compiling, so a 45-minute build neither floods a CI log nor looks hung.
+// compiling, so a 20-to-45-minute build neither floods a CI log nor looks hung.
 #ifndef KTSTR_KERNEL_CACHE_BUILD_PROGRESS_PRINTER_H_
 #define KTSTR_KERNEL_CACHE_BUILD_PROGRESS_PRINTER_H_
 

@@ -23,7 +23,8 @@ namespace config {
 // Non-compile make steps (defconfig, olddefconfig, kernelrelease) never take this long; a
 // hang there is a broken tree, not a slow machine (seed: 30-minute timeout).
 inline constexpr absl::Duration kMakeConfigTimeout = absl::Minutes(30);
-// A full defconfig+fragment build took ~45 min on 2 shared cores (reference/vm.md §6-7).
+// A full defconfig+fragment build of 6.12 took 21 min on 2 shared cores (tools/bench/
+// kernel-build; reference/vm.md §6-7 saw ~45 min under heavier load).
 inline constexpr absl::Duration kMakeBuildTimeout = absl::Hours(4);
 }  // namespace config
 

@@ -1,5 +1,5 @@
 // The build pipeline against a fake kernel tree (testing/fake_kernel_tree.h: a real
-// kernel build takes ~45 minutes here, that one is tools/bench/kernel-build, run by hand).
+// kernel build takes 20+ minutes here, that one is tools/bench/kernel-build, run by hand).
 // make, git and the cache are real.
 #include "kernel_cache/kernel_builder.h"
 

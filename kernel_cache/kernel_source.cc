@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 
+#include <filesystem>
+#include <system_error>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -82,7 +84,8 @@ absl::StatusOr<SourceTree> FetchDebianSource(const std::string& version,
   }
   const std::string deb = fields[1];
   const std::string deb_path = absl::StrCat(debs, "/", deb);
-  if (!IsRegularFile(deb_path) || TreeSizeBytes(deb_path) != size) {
+  std::error_code size_error;  // TreeSizeBytes walks directories: a file needs file_size
+  if (!IsRegularFile(deb_path) || std::filesystem::file_size(deb_path, size_error) != size) {
     Report(progress, BuildPhase::kFetch,
            absl::StrCat("apt-get download ", pkg, " (", size >> 20, " MB)"));
     absl::StatusOr<CommandResult> dl = RunCommandOk({"apt-get", "-q", "download", pkg}, apt);

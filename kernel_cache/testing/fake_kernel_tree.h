@@ -1,6 +1,6 @@
 // A kernel-source-shaped directory whose Makefile implements defconfig, olddefconfig,
 // bzImage, kernelrelease and mrproper in a few lines, because a real kernel build takes
-// ~45 minutes here (that one is tools/bench/kernel-build, run by hand). make and git are
+// 20+ minutes here (that one is tools/bench/kernel-build, run by hand). make and git are
 // real; the "built" bzImage and vmlinux are small kernel-shaped files (test_files.h).
 #ifndef KTSTR_KERNEL_CACHE_TESTING_FAKE_KERNEL_TREE_H_
 #define KTSTR_KERNEL_CACHE_TESTING_FAKE_KERNEL_TREE_H_
