@@ -116,6 +116,7 @@ absl::StatusOr<ShellOptions> ParseShellArgs(const Args& args) {
       return absl::InvalidArgumentError(
           absl::StrCat("unexpected argument '", a, "' (a command goes after --)"));
     }
+    if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(name, " needs a value"));
     uint32_t n = 0;
     if (name == "--topology") {
       absl::StatusOr<ktstr::v1::Topology> t = ParseTopologyArg(value);
