@@ -4,7 +4,6 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "client/closure.h"
 #include "client/listed_tests.h"
 #include "client/scheduler_binary.h"
 #include "client/upload.h"
@@ -27,17 +26,9 @@ absl::StatusOr<const JobBuilder::Uploaded*> JobBuilder::UploadWithClosure(
   absl::StatusOr<UploadResult> b = UploadFile(stub_, path, kind);
   if (!b.ok()) return b.status();
   u.binary = b->ref;
-  absl::StatusOr<std::vector<std::string>> libs = SharedLibraryClosure(path);
+  absl::StatusOr<std::vector<ktstr::v1::GuestFile>> libs = UploadSharedLibraries(stub_, path);
   if (!libs.ok()) return libs.status();
-  for (const std::string& lib : *libs) {
-    absl::StatusOr<UploadResult> l = UploadFile(stub_, lib, ktstr::v1::ARTIFACT_KIND_SHARED_LIBRARY);
-    if (!l.ok()) return l.status();
-    ktstr::v1::GuestFile f;
-    *f.mutable_artifact() = l->ref;
-    f.set_guest_path(lib);
-    f.set_mode(0755);
-    u.support.push_back(f);
-  }
+  u.support = *std::move(libs);
   return &uploaded_.emplace(path, std::move(u)).first->second;
 }
 

@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "client/commands.h"
 #include "client/exit_codes.h"
+#include "client/shell_command.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -71,6 +72,7 @@ constexpr Command kCommands[] = {
      ktstr::client::KernelCommand},
     {"daemon", "status | stop [--drain]\n      the daemon itself", ktstr::client::DaemonCommand},
     {"cancel", "RUN\n      cancel a run's queued and running jobs", ktstr::client::CancelCommand},
+    {"shell", ktstr::client::kShellUsage, ktstr::client::ShellCommand},
 };
 
 void PrintHelp() {

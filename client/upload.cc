@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "client/closure.h"
 #include "client/connection.h"
 #include "daemon/artifact_store.h"
 
@@ -61,6 +62,23 @@ absl::StatusOr<UploadResult> UploadFile(ktstr::v1::Ktstrd::Stub* stub, const std
   }
   out.already_present = resp.already_present();
   return out;
+}
+
+absl::StatusOr<std::vector<ktstr::v1::GuestFile>> UploadSharedLibraries(
+    ktstr::v1::Ktstrd::Stub* stub, const std::string& binary) {
+  absl::StatusOr<std::vector<std::string>> libs = SharedLibraryClosure(binary);
+  if (!libs.ok()) return libs.status();
+  std::vector<ktstr::v1::GuestFile> files;
+  for (const std::string& lib : *libs) {
+    absl::StatusOr<UploadResult> l = UploadFile(stub, lib, ktstr::v1::ARTIFACT_KIND_SHARED_LIBRARY);
+    if (!l.ok()) return l.status();
+    ktstr::v1::GuestFile f;
+    *f.mutable_artifact() = l->ref;
+    f.set_guest_path(lib);
+    f.set_mode(0755);
+    files.push_back(std::move(f));
+  }
+  return files;
 }
 
 }  // namespace ktstr::client

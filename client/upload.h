@@ -4,6 +4,7 @@
 #define KTSTR_CLIENT_UPLOAD_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "proto/ktstr/v1/ktstr_service.grpc.pb.h"
@@ -17,6 +18,11 @@ struct UploadResult {
 
 absl::StatusOr<UploadResult> UploadFile(ktstr::v1::Ktstrd::Stub* stub, const std::string& path,
                                         ktstr::v1::ArtifactKind kind);
+
+// Uploads the shared-library closure of `binary` (client/closure.h) and returns it as guest
+// files at their host paths (mode 0755); empty for a static binary or a non-ELF file.
+absl::StatusOr<std::vector<ktstr::v1::GuestFile>> UploadSharedLibraries(
+    ktstr::v1::Ktstrd::Stub* stub, const std::string& binary);
 
 }  // namespace ktstr::client
 

@@ -53,6 +53,22 @@ struct DispatcherCounts {
   Resources budget;
 };
 
+class Dispatcher;
+
+// Budget held outside any run (an interactive shell's VM); returned when destroyed.
+class BudgetHold {
+ public:
+  ~BudgetHold();
+  BudgetHold(const BudgetHold&) = delete;
+  BudgetHold& operator=(const BudgetHold&) = delete;
+
+ private:
+  friend class Dispatcher;
+  BudgetHold(Dispatcher* d, std::string id) : dispatcher_(d), id_(std::move(id)) {}
+  Dispatcher* const dispatcher_;
+  const std::string id_;
+};
+
 class Dispatcher {
  public:
   // The stores, resolver and executor must outlive the dispatcher.
@@ -88,7 +104,22 @@ class Dispatcher {
 
   bool CallerIsPrivileged(const Caller& c) const;
 
+  // Queues `cost` in admission with the runs' jobs (same fairness and budget) under the
+  // name `holder` and blocks until admitted. CANCELLED when `abort` is set first,
+  // UNAVAILABLE when ktstrd is stopping. Shutdown aborts the holders' signals (kShutdown)
+  // and waits until every hold is destroyed; `abort` must outlive the hold.
+  absl::StatusOr<std::unique_ptr<BudgetHold>> HoldBudget(const std::string& holder,
+                                                         Resources cost, AbortSignal* abort);
+
  private:
+  friend class BudgetHold;
+  struct Holder {
+    AbortSignal* abort = nullptr;
+    Resources cost;
+    bool granted = false;
+  };
+  void ReleaseHold(const std::string& id);
+
   struct JobSlot {
     ktstr::v1::Job job;
     JobRequest request;
@@ -129,6 +160,8 @@ class Dispatcher {
   Admission admission_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::unique_ptr<RunEntry>> runs_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::thread> job_threads_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Holder> holders_ ABSL_GUARDED_BY(mu_);  // queued and granted holds
+  uint64_t hold_counter_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> done_threads_ ABSL_GUARDED_BY(mu_);
   uint32_t running_ ABSL_GUARDED_BY(mu_) = 0;
   bool work_ ABSL_GUARDED_BY(mu_) = false;

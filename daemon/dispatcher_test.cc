@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <thread>
 
 #include "absl/synchronization/notification.h"
 #include "daemon/cache_kernel_resolver.h"
@@ -229,6 +230,56 @@ TEST_F(DispatcherTest, ShutdownInterruptsRunningJobs) {
   auto run = results_->GetRun(sub->run_id, true);
   ASSERT_TRUE(run.ok());
   EXPECT_EQ(run->jobs(0).verdict().kind(), ktstr::v1::VERDICT_KIND_INTERRUPTED);
+}
+
+// A shell's budget hold shares admission with jobs: while it holds the whole budget a job
+// waits; a hold aborted while queued leaves admission; Shutdown aborts held ones.
+TEST_F(DispatcherTest, BudgetHoldsShareAdmissionWithJobs) {
+  Start({4, 65536});
+  AbortSignal shell_abort;
+  auto hold = dispatcher_->HoldBudget("shell-a", {4, 256}, &shell_abort);
+  ASSERT_TRUE(hold.ok()) << hold.status();
+  EXPECT_EQ(dispatcher_->Counts().in_use.vcpus, 4u);
+
+  ktstr::v1::RunSpec spec;
+  *spec.add_jobs() = Job("waits_for_the_shell", 2);
+  auto sub = dispatcher_->Submit(spec, alice_);
+  ASSERT_TRUE(sub.ok());
+  absl::SleepFor(absl::Milliseconds(600));  // a few dispatcher rounds
+  EXPECT_EQ(executor_.executed(), 0);
+  EXPECT_EQ(dispatcher_->Counts().jobs_queued, 1u);
+
+  // A second hold queues behind the budget; aborting it returns CANCELLED.
+  AbortSignal second_abort;
+  absl::Notification waiting;
+  std::thread second([&] {
+    waiting.Notify();
+    auto h = dispatcher_->HoldBudget("shell-b", {4, 256}, &second_abort);
+    EXPECT_EQ(h.status().code(), absl::StatusCode::kCancelled);
+  });
+  waiting.WaitForNotification();
+  second_abort.Abort(AbortReason::kCancelled);
+  second.join();
+
+  hold->reset();  // the shell ended: the job runs
+  std::vector<RunEvent> events = Drain(sub->events);
+  EXPECT_EQ(executor_.executed(), 1);
+  EXPECT_EQ(dispatcher_->Counts().in_use.vcpus, 0u);
+  EXPECT_EQ(dispatcher_->Counts().jobs_queued, 0u);
+
+  // Shutdown aborts a held budget's signal and waits for the hold to go.
+  AbortSignal held_abort;
+  auto held = dispatcher_->HoldBudget("shell-c", {2, 256}, &held_abort);
+  ASSERT_TRUE(held.ok());
+  std::thread owner([&] {
+    held_abort.WaitFor(absl::Seconds(30));
+    held->reset();
+  });
+  dispatcher_->Shutdown(false);
+  owner.join();
+  EXPECT_EQ(held_abort.reason(), AbortReason::kShutdown);
+  EXPECT_EQ(dispatcher_->HoldBudget("late", {1, 1}, &held_abort).status().code(),
+            absl::StatusCode::kUnavailable);
 }
 
 }  // namespace

@@ -15,19 +15,13 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "daemon/shell_vm.h"
 #include "daemon/verdict.h"
 #include "proto/ktstr/agent/v1/agent.pb.h"
 #include "proto/ktstr/v1/pool.pb.h"
 #include "proto/ktstr/v1/run.pb.h"
 
 namespace ktstr::daemon {
-
-// A host file to place in the guest.
-struct GuestFileSource {
-  std::string host_path;
-  std::string guest_path;
-  uint32_t mode = 0644;
-};
 
 // Everything an executor needs; paths are verified artifacts.
 struct JobRequest {
@@ -96,6 +90,11 @@ class JobExecutor {
   virtual absl::StatusOr<ktstr::v1::PoolStatus> SetPoolTarget(const ktstr::v1::PoolKey& key,
                                                               uint32_t target) {
     return absl::UnimplementedError("this executor has no warm pool");
+  }
+  // A fresh VM for an interactive shell (the caller holds its admission budget). Blocks
+  // until the VM is ready or failed to boot.
+  virtual absl::StatusOr<std::unique_ptr<ShellVm>> StartShellVm(const ShellVmRequest& req) {
+    return absl::UnimplementedError("this executor runs no shells");
   }
   virtual uint32_t vms_running() { return 0; }
   virtual std::string accelerator() { return "none"; }

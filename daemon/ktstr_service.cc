@@ -5,6 +5,7 @@
 #include "daemon/grpc_status.h"
 #include "daemon/kernel_import_request.h"
 #include "daemon/service_reactors.h"
+#include "daemon/shell_reactor.h"
 
 namespace ktstr::daemon {
 namespace {
@@ -182,6 +183,12 @@ grpc::ServerUnaryReactor* KtstrService::SetPoolTarget(grpc::CallbackServerContex
       deps_.executor->SetPoolTarget(req->key(), req->target());
   if (p.ok()) *resp->mutable_pool() = std::move(*p);
   return Done(ctx, p.status());
+}
+
+grpc::ServerBidiReactor<ktstr::v1::ShellInput, ktstr::v1::ShellOutput>* KtstrService::Shell(
+    grpc::CallbackServerContext*) {
+  return new ShellReactor(
+      ShellDeps{deps_.kernels, deps_.artifacts, deps_.dispatcher, deps_.executor});
 }
 
 grpc::ServerUnaryReactor* KtstrService::GetDaemonStatus(

@@ -68,6 +68,8 @@ class KtstrService final : public ktstr::v1::Ktstrd::CallbackService {
   grpc::ServerUnaryReactor* SetPoolTarget(grpc::CallbackServerContext* ctx,
                                           const ktstr::v1::SetPoolTargetRequest* req,
                                           ktstr::v1::SetPoolTargetResponse* resp) override;
+  grpc::ServerBidiReactor<ktstr::v1::ShellInput, ktstr::v1::ShellOutput>* Shell(
+      grpc::CallbackServerContext* ctx) override;
   grpc::ServerUnaryReactor* GetDaemonStatus(grpc::CallbackServerContext* ctx,
                                             const ktstr::v1::GetDaemonStatusRequest* req,
                                             ktstr::v1::GetDaemonStatusResponse* resp) override;

@@ -50,12 +50,7 @@ class KtstrdServiceTest : public ::testing::Test {
     RemoveTree(tmp_);
     // A small kernel-shaped stand-in (the fake executor boots nothing) in tools/setup's
     // layout: ktstrd imports it into its cache at startup, as it does the real one.
-    const std::string setup = tmp_ + "/ktstr/debian/default";
-    kcache::testing::WriteFile(setup + "/vmlinuz", kcache::testing::MakeBzImage(
-        kSetupRelease, kcache::testing::MakeElf({{".BTF", "btf"}})));
-    kcache::testing::WriteFile(setup + "/config", "CONFIG_SCHED_CLASS_EXT=y\n"
-                                                  "CONFIG_DEBUG_INFO_BTF=y\n");
-    kcache::testing::WriteFile(setup + "/release", std::string(kSetupRelease) + "\n");
+    testing::WriteFakeSetupKernel(tmp_ + "/ktstr", kSetupRelease);
     daemon_ = std::make_unique<KtstrdProcess>(socket_dir_ + "/ktstrd.sock", tmp_ + "/state",
                                               tmp_ + "/ktstr");
     daemon_->Start();

@@ -1,11 +1,14 @@
 // End to end under QEMU (TCG here): ktstr-client -> ktstrd -> warm VM -> guest agent ->
 // result in SQLite, with the real example test binary; a small gauntlet; a test that panics
-// the guest; and kill -9 of the daemon mid-run. One daemon (and its warm pool) is shared by the cases.
+// the guest; kill -9 of the daemon mid-run; an interactive shell (`ktstr-client shell`) with
+// piped stdin. One daemon (and its warm pool) is shared by the cases.
 #include <fcntl.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <dirent.h>
 
 #include <fstream>
 #include <thread>
@@ -17,6 +20,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "daemon/fs_util.h"
 #include "gtest/gtest.h"
@@ -58,6 +62,29 @@ int StoredVerdict(const std::string& test_name) {
   return ktstr::daemon::testing::StoredVerdict(State() + "/results.db", test_name);
 }
 
+// Pids of the QEMU processes whose parent is `parent` (from /proc/*/stat).
+std::vector<pid_t> QemuChildren(pid_t parent) {
+  std::vector<pid_t> out;
+  DIR* d = opendir("/proc");
+  if (d == nullptr) return out;
+  while (dirent* e = readdir(d)) {
+    pid_t pid;
+    if (!absl::SimpleAtoi(e->d_name, &pid)) continue;
+    absl::StatusOr<std::string> stat = ReadFileToString(absl::StrCat("/proc/", pid, "/stat"));
+    if (!stat.ok()) continue;
+    // "pid (comm) state ppid ...": comm may hold spaces, so parse after the last ')'.
+    size_t close = stat->rfind(')');
+    pid_t ppid = 0;
+    std::vector<std::string> rest = absl::StrSplit(stat->substr(close + 2), ' ');
+    if (rest.size() > 1 && absl::SimpleAtoi(rest[1], &ppid) && ppid == parent &&
+        absl::StrContains(stat->substr(0, close), "(qemu")) {
+      out.push_back(pid);
+    }
+  }
+  closedir(d);
+  return out;
+}
+
 class KtstrdVmTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -74,6 +101,23 @@ class KtstrdVmTest : public ::testing::Test {
   static pid_t daemon_;
 };
 pid_t KtstrdVmTest::daemon_ = -1;
+
+// First on purpose (gtest runs cases in file order): no job has warmed a pool yet, and a
+// one-off shell creates none, so once the shell is over the daemon has no QEMU at all.
+TEST_F(KtstrdVmTest, ShellSeesItsTopologyExitsWithItsCodeAndLeavesNoQemu) {
+  std::string out, err;
+  int rc = ktstr::daemon::testing::RunClientWithInput(
+      Sock(), getenv("TEST_TMPDIR"), {"shell", "--topology", "1,2,2,1", "--timeout", "900"},
+      "cat /sys/devices/system/cpu/online; exit 3\n", &out, &err);
+  EXPECT_EQ(rc, 3) << out << err;
+  // busybox sh on the guest's pty echoes the line, then cat prints the 4 CPUs of 1n2l2c1t.
+  EXPECT_TRUE(absl::StrContains(out, "\r\n0-3\r\n")) << out;
+  EXPECT_TRUE(absl::StrContains(err, "booting 1n2l2c1t on ")) << err;
+  EXPECT_TRUE(absl::StrContains(err, "ready: ")) << err;
+  EXPECT_TRUE(QemuChildren(daemon_).empty()) << "a QEMU of the shell survived it";
+  ASSERT_EQ(system(absl::StrCat("ls ", State(), "/qemu-pids > ", State(), ".pids").c_str()), 0);
+  EXPECT_EQ(ReadFileToString(State() + ".pids").value_or("?"), "");
+}
 
 TEST_F(KtstrdVmTest, ExampleTestPassesInAVmAndIsStored) {
   std::string out;

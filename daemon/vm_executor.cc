@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "daemon/fs_util.h"
+#include "daemon/leased_shell_vm.h"
 #include "daemon/shape.h"
 #include "guest_agent/initramfs.h"
 #include "spdlog/spdlog.h"
@@ -158,6 +159,17 @@ absl::StatusOr<ktstr::v1::PoolStatus> VmExecutor::SetPoolTarget(const ktstr::v1:
   }
   if (absl::Status s = ValidateKernelArgs(key.kernel_args()); !s.ok()) return s;
   return pool_.SetTarget(KeyFor(key.kernel_key(), image, key.shape(), key.kernel_args()), target);
+}
+
+absl::StatusOr<std::unique_ptr<ShellVm>> VmExecutor::StartShellVm(const ShellVmRequest& req) {
+  // Shells boot with the default kernel command line (ShellStart has no kernel args).
+  const PoolVmKey key = KeyFor(req.kernel_key, req.kernel_image_path, req.shape,
+                               google::protobuf::RepeatedPtrField<std::string>());
+  absl::StatusOr<std::unique_ptr<LeasedVm>> leased = pool_.Lease(key, LeaseMode::kReadyElseCold);
+  if (!leased.ok()) return leased.status();
+  const bool detached = (*leased)->detached;
+  return MakeLeasedShellVm(*std::move(leased),
+                           [this, key, detached] { pool_.Released(key, detached); });
 }
 
 ExecutionOutcome VmExecutor::Execute(const JobRequest& req, const JobProgress& progress,

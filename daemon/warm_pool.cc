@@ -241,6 +241,18 @@ bool WarmPool::TakeIdleLocked(Pool* pool, std::deque<std::unique_ptr<LeasedVm>>*
 
 absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::Lease(const PoolVmKey& key, LeaseMode mode) {
   const absl::Time t0 = absl::Now();
+  if (mode == LeaseMode::kReadyElseCold) {
+    bool pooled;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return absl::UnavailableError("ktstrd is stopping");
+      // A dormant pool (idle, template released) is not woken by a one-off shell.
+      auto it = pools_.find(key.Name());
+      pooled = it != pools_.end() && !it->second->dormant;
+    }
+    if (!pooled) return BootDetached(key);
+    mode = LeaseMode::kAny;
+  }
   Pool* pool;
   bool clone;
   {
@@ -275,8 +287,30 @@ absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::Lease(const PoolVmKey& key, 
   return vm;
 }
 
-void WarmPool::Released(const PoolVmKey& key) {
+absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::BootDetached(const PoolVmKey& key) {
+  Pool detached;  // never in pools_: no refill thread, no template
+  detached.key = key;
+  detached.snapshot_failed = true;
+  {
+    absl::MutexLock lock(&mu_);
+    ++detached_running_;
+  }
+  absl::StatusOr<std::unique_ptr<LeasedVm>> vm = StartVm(&detached, /*clone=*/false);
+  if (vm.ok()) {
+    (*vm)->detached = true;
+  } else {
+    absl::MutexLock lock(&mu_);
+    --detached_running_;
+  }
+  return vm;
+}
+
+void WarmPool::Released(const PoolVmKey& key, bool detached) {
   absl::MutexLock lock(&mu_);
+  if (detached) {
+    if (detached_running_ > 0) --detached_running_;
+    return;
+  }
   auto it = pools_.find(key.Name());
   if (it == pools_.end()) return;
   if (it->second->busy > 0) --it->second->busy;
@@ -330,7 +364,7 @@ absl::StatusOr<ktstr::v1::PoolStatus> WarmPool::SetTarget(const PoolVmKey& key, 
 
 uint32_t WarmPool::vms_running() {
   absl::MutexLock lock(&mu_);
-  uint32_t n = 0;
+  uint32_t n = detached_running_;
   for (const auto& [name, p] : pools_) n += p->ready.size() + p->booting + p->busy;
   return n;
 }

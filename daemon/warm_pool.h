@@ -74,12 +74,17 @@ struct LeasedVm {
   std::unique_ptr<agent::AgentClient> agent;
   bool warm = false;        // restored from a snapshot
   bool from_pool = false;   // was ready before the lease (not restored for it)
+  bool detached = false;    // booted outside every pool (LeaseMode::kReadyElseCold)
   double ready_s = 0;       // time the lease waited for the VM
   std::string pids_dir;
   ~LeasedVm();
 };
 
-enum class LeaseMode { kAny, kForceCold, kForceFreshClone };
+// kAny: a ready clone, else a fresh clone, else a cold boot (the key's pool is created and
+// keeps a template). kReadyElseCold (interactive shells): the same when the key's pool
+// exists and is not dormant, else one cold boot that creates (or wakes) no pool, so a
+// one-off shell leaves no template or clones behind.
+enum class LeaseMode { kAny, kForceCold, kForceFreshClone, kReadyElseCold };
 
 class WarmPool {
  public:
@@ -92,8 +97,8 @@ class WarmPool {
   void NoteDemand(const PoolVmKey& key);
   // Blocks until a VM is ready (or fails with the boot error and console excerpt).
   absl::StatusOr<std::unique_ptr<LeasedVm>> Lease(const PoolVmKey& key, LeaseMode mode);
-  // The leased VM of `key` was destroyed (its job ended).
-  void Released(const PoolVmKey& key);
+  // The leased VM of `key` was destroyed (its job ended). For a `detached` VM, pass true.
+  void Released(const PoolVmKey& key, bool detached = false);
   std::vector<ktstr::v1::PoolStatus> Status();
   absl::StatusOr<ktstr::v1::PoolStatus> SetTarget(const PoolVmKey& key, uint32_t target);
   uint32_t vms_running();
@@ -129,6 +134,8 @@ class WarmPool {
   absl::Status BuildTemplate(Pool* pool);
   // Boots cold or restores a clone, connects the agent and sets the guest clock.
   absl::StatusOr<std::unique_ptr<LeasedVm>> StartVm(Pool* pool, bool clone);
+  // One cold-booted VM outside every pool (LeaseMode::kReadyElseCold).
+  absl::StatusOr<std::unique_ptr<LeasedVm>> BootDetached(const PoolVmKey& key);
   vmm::VmSpec SpecFor(const PoolVmKey& key) const;
   ktstr::v1::PoolStatus StatusLocked(const Pool& p) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -138,6 +145,7 @@ class WarmPool {
   std::map<std::string, std::unique_ptr<Pool>> pools_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_vm_ ABSL_GUARDED_BY(mu_) = 0;
+  uint32_t detached_running_ ABSL_GUARDED_BY(mu_) = 0;  // counted in vms_running()
 };
 
 }  // namespace ktstr::daemon

@@ -2,8 +2,13 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "daemon/testing/fake_shell_vm.h"
 
 namespace ktstr::daemon {
+
+absl::StatusOr<std::unique_ptr<ShellVm>> FakeExecutor::StartShellVm(const ShellVmRequest&) {
+  return MakeFakeShellVm(absl::StrCat("fake-shell-", shells_.fetch_add(1)), &running_);
+}
 
 ExecutionOutcome FakeExecutor::Execute(const JobRequest& req, const JobProgress& progress,
                                        AbortSignal& abort) {

@@ -6,6 +6,7 @@
 //   contains "skip"     -> the test reports SKIP
 //   contains "noreport" -> the test process exits 3 without a report
 //   otherwise           -> PASS after `pass_delay`
+// Shells get a testing/fake_shell_vm.h VM (a line-echoing "terminal").
 // Also linked into ktstrd behind --executor=fake, which only tests use.
 #ifndef KTSTR_DAEMON_TESTING_FAKE_EXECUTOR_H_
 #define KTSTR_DAEMON_TESTING_FAKE_EXECUTOR_H_
@@ -25,6 +26,7 @@ class FakeExecutor : public JobExecutor {
 
   ExecutionOutcome Execute(const JobRequest& req, const JobProgress& progress,
                            AbortSignal& abort) override;
+  absl::StatusOr<std::unique_ptr<ShellVm>> StartShellVm(const ShellVmRequest& req) override;
   uint32_t vms_running() override { return running_.load(); }
   std::string accelerator() override { return "fake"; }
 
@@ -34,6 +36,7 @@ class FakeExecutor : public JobExecutor {
  private:
   const absl::Duration pass_delay_;
   std::atomic<int> executed_{0};
+  std::atomic<int> shells_{0};
   std::atomic<uint32_t> running_{0};
   std::atomic<int> max_concurrent_{0};
 };

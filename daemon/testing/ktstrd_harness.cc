@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "daemon/fs_util.h"
 #include "gtest/gtest.h"
+#include "kernel_cache/testing/test_files.h"
 
 namespace ktstr::daemon::testing {
 
@@ -41,16 +42,41 @@ void KtstrdProcess::Kill(int sig) {
   pid_ = -1;
 }
 
-int RunClient(const std::string& socket, const std::string& tmp_dir,
-              const std::vector<std::string>& args, std::string* out, std::string* err) {
+namespace {
+int RunClientCommand(const std::string& socket, const std::string& tmp_dir,
+                     const std::vector<std::string>& args, const std::string& redirect_in,
+                     std::string* out, std::string* err) {
   const std::string o = tmp_dir + "/client.out", e = tmp_dir + "/client.err";
   std::string cmd = absl::StrCat("client/ktstr-client --socket ", socket, " --no-autostart");
   for (const auto& a : args) absl::StrAppend(&cmd, " '", a, "'");
-  absl::StrAppend(&cmd, " >", o, err ? absl::StrCat(" 2>", e) : std::string(" 2>&1"));
+  absl::StrAppend(&cmd, redirect_in, " >", o, err ? absl::StrCat(" 2>", e) : std::string(" 2>&1"));
   int status = system(cmd.c_str());
   *out = ReadFileToString(o).value_or("");
   if (err) *err = ReadFileToString(e).value_or("");
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+}  // namespace
+
+int RunClient(const std::string& socket, const std::string& tmp_dir,
+              const std::vector<std::string>& args, std::string* out, std::string* err) {
+  return RunClientCommand(socket, tmp_dir, args, "", out, err);
+}
+
+int RunClientWithInput(const std::string& socket, const std::string& tmp_dir,
+                       const std::vector<std::string>& args, const std::string& input,
+                       std::string* out, std::string* err) {
+  const std::string in = tmp_dir + "/client.in";
+  kcache::testing::WriteFile(in, input);
+  return RunClientCommand(socket, tmp_dir, args, " <" + in, out, err);
+}
+
+void WriteFakeSetupKernel(const std::string& ktstr_cache, const std::string& release) {
+  const std::string setup = ktstr_cache + "/debian/default";
+  kcache::testing::WriteFile(setup + "/vmlinuz", kcache::testing::MakeBzImage(
+      release, kcache::testing::MakeElf({{".BTF", "btf"}})));
+  kcache::testing::WriteFile(setup + "/config", "CONFIG_SCHED_CLASS_EXT=y\n"
+                                                "CONFIG_DEBUG_INFO_BTF=y\n");
+  kcache::testing::WriteFile(setup + "/release", release + "\n");
 }
 
 int StoredVerdict(const std::string& results_db, const std::string& test_name) {

@@ -45,11 +45,20 @@ class KtstrdProcess {
   std::unique_ptr<ktstr::v1::Ktstrd::Stub> stub_;
 };
 
+// Writes a small kernel-shaped stand-in (bzImage with a BTF-bearing ELF, config, release)
+// where tools/setup leaves the real one (<ktstr_cache>/debian/default): KtstrdProcess
+// imports it into its cache at startup and jobs and shells resolve it by default.
+void WriteFakeSetupKernel(const std::string& ktstr_cache, const std::string& release);
+
 // Runs `client/ktstr-client --socket SOCKET --no-autostart ARGS...` (a runfiles-relative
 // path). Output goes through files under `tmp_dir`; stdout to *out, stderr to *err, or both
 // to *out when err is null. Returns the exit code, -1 if it did not exit normally.
 int RunClient(const std::string& socket, const std::string& tmp_dir,
               const std::vector<std::string>& args, std::string* out, std::string* err = nullptr);
+// The same with `input` as the client's stdin (a file, not a terminal).
+int RunClientWithInput(const std::string& socket, const std::string& tmp_dir,
+                       const std::vector<std::string>& args, const std::string& input,
+                       std::string* out, std::string* err = nullptr);
 
 // The newest stored verdict kind of `test_name` in ktstrd's results.db, -1 if none.
 int StoredVerdict(const std::string& results_db, const std::string& test_name);
