@@ -122,7 +122,7 @@ int List(const KernelCache& cache, bool json) {
     std::cout << "(empty) — import one with `ktstr-kernel import PATH` or run tools/setup\n";
     return 0;
   }
-  std::cout << absl::StrFormat("%-48s %-26s %-9s %-9s %-4s %-8s %8s\n", "KEY", "VERSION", "SOURCE",
+  std::cout << absl::StrFormat("%-48s %-26s %-13s %-9s %-4s %-8s %8s\n", "KEY", "VERSION", "SOURCE",
                                "SCHED_EXT", "BTF", "AGE", "SIZE");
   for (const CacheEntry& e : entries) {
     if (!e.valid()) {
@@ -134,7 +134,7 @@ int List(const KernelCache& cache, bool json) {
     std::string marks;
     if (e.key == default_key) marks += " (default)";
     if (e.stale_fragment) marks += " (stale kconfig)";
-    std::cout << absl::StrFormat("%-48s %-26s %-9s %-9s %-4s %-8s %7.1fM%s\n", e.key, m.version,
+    std::cout << absl::StrFormat("%-48s %-26s %-13s %-9s %-4s %-8s %7.1fM%s\n", e.key, m.version,
                                  KernelSourceName(m.source), m.sched_ext ? "yes" : "no",
                                  m.btf ? "yes" : "no", Age(m.created_unix_s),
                                  static_cast<double>(e.size_bytes) / (1 << 20), marks);
