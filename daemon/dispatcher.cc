@@ -62,17 +62,6 @@ Dispatcher::Dispatcher(DispatcherOptions options, ResultStore* results,
 
 Dispatcher::~Dispatcher() { Shutdown(false); }
 
-bool Dispatcher::CallerIsPrivileged(const Caller& c) const {
-  return c.uid == 0 || c.uid == options_.daemon_uid;
-}
-
-absl::Status Dispatcher::CheckOwner(const ktstr::v1::Run& run, const Caller& caller) const {
-  if (run.owner().uid() == caller.uid || caller.uid == 0) return absl::OkStatus();
-  return absl::PermissionDeniedError(absl::StrCat("run ", run.run_id(), " belongs to ",
-                                                  run.owner().user_name(), " (uid ",
-                                                  run.owner().uid(), ")"));
-}
-
 std::string Dispatcher::NewRunId() {
   std::string second = absl::FormatTime("%Y%m%dT%H%M%SZ", absl::Now(), absl::UTCTimeZone());
   return absl::StrFormat("%s-%04u", second, run_counter_++ % 10000);
@@ -404,40 +393,6 @@ void Dispatcher::CompleteJob(const std::string& run_id, uint32_t index, Verdict 
   runs_.erase(run_id);
 }
 
-absl::StatusOr<std::shared_ptr<RunEventLog>> Dispatcher::Watch(const std::string& run_id,
-                                                               const Caller& caller) {
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = runs_.find(run_id);
-    if (it != runs_.end()) {
-      if (absl::Status s = CheckOwner(it->second->run, caller); !s.ok()) return s;
-      return it->second->events;
-    }
-  }
-  absl::StatusOr<ktstr::v1::Run> run = results_->GetRun(run_id, true);
-  if (!run.ok()) return run.status();
-  if (absl::Status s = CheckOwner(*run, caller); !s.ok()) return s;
-  auto log = std::make_shared<RunEventLog>();
-  RunEvent ev;
-  ev.set_run_id(run_id);
-  ev.mutable_accepted()->set_jobs(run->jobs_total());
-  log->Append(ev);
-  for (const Job& j : run->jobs()) {
-    RunEvent f;
-    f.set_run_id(run_id);
-    f.set_time_unix_ms(j.finished_unix_ms());
-    f.mutable_finished()->set_job_index(j.index());
-    *f.mutable_finished()->mutable_job() = j;
-    log->Append(f);
-  }
-  RunEvent done;
-  done.set_run_id(run_id);
-  run->clear_jobs();
-  *done.mutable_run_finished()->mutable_run() = *run;
-  log->Append(done);
-  return log;
-}
-
 absl::StatusOr<uint32_t> Dispatcher::Cancel(const std::string& run_id, const Caller& caller) {
   std::vector<uint32_t> queued;
   uint32_t stopped = 0;
@@ -468,39 +423,6 @@ absl::StatusOr<uint32_t> Dispatcher::Cancel(const std::string& run_id, const Cal
   spdlog::info("run {} cancelled by uid {}: {} queued, {} running", run_id, caller.uid,
                queued.size(), stopped);
   return stopped + static_cast<uint32_t>(queued.size());
-}
-
-absl::StatusOr<ktstr::v1::Run> Dispatcher::GetRun(const std::string& run_id,
-                                                  const Caller& caller) {
-  std::string id = run_id;
-  if (id.empty() || id == "latest") {
-    absl::StatusOr<std::vector<ktstr::v1::Run>> runs = results_->ListRuns(caller.uid, 1, "");
-    if (!runs.ok()) return runs.status();
-    if (runs->empty()) return absl::NotFoundError("you have no runs yet");
-    id = (*runs)[0].run_id();
-  }
-  absl::StatusOr<ktstr::v1::Run> run = results_->GetRun(id, true);
-  if (!run.ok()) return run.status();
-  if (absl::Status s = CheckOwner(*run, caller); !s.ok()) return s;
-  absl::MutexLock lock(&mu_);
-  if (auto it = runs_.find(id); it != runs_.end()) {
-    // Live states (STARTING, RUNNING) are not all written to SQLite.
-    for (const JobSlot& slot : it->second->jobs) {
-      if (!slot.finished) *run->mutable_jobs(slot.job.index()) = slot.job;
-    }
-  }
-  return run;
-}
-
-absl::StatusOr<std::vector<ktstr::v1::Run>> Dispatcher::ListRuns(
-    const Caller& caller, uint32_t limit, bool all_users, const std::string& before_run_id) {
-  if (all_users && !CallerIsPrivileged(caller)) {
-    return absl::PermissionDeniedError("listing all users' runs needs root");
-  }
-  std::optional<uint32_t> uid;
-  if (!all_users) uid = caller.uid;
-  return results_->ListRuns(uid, limit == 0 ? 50 : std::min<uint32_t>(limit, 1000),
-                            before_run_id);
 }
 
 DispatcherCounts Dispatcher::Counts() {
@@ -548,47 +470,5 @@ void Dispatcher::Shutdown(bool drain) {
   auto no_holds = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return holders_.empty(); };
   mu_.Await(absl::Condition(&no_holds));
 }
-
-absl::StatusOr<std::unique_ptr<BudgetHold>> Dispatcher::HoldBudget(const std::string& holder,
-                                                                   Resources cost,
-                                                                   AbortSignal* abort) {
-  absl::MutexLock lock(&mu_);
-  if (stopping_ || draining_) return absl::UnavailableError("ktstrd is stopping");
-  // Unique and never a run id (those start with a digit).
-  const std::string id = absl::StrCat(holder, "#", ++hold_counter_);
-  holders_[id] = Holder{abort, cost, false};
-  admission_.Enqueue(id, 0, cost);
-  work_ = true;
-  while (true) {
-    Holder& h = holders_.at(id);
-    if (h.granted) break;
-    if (abort->aborted() || stopping_) {
-      admission_.RemoveRun(id);
-      holders_.erase(id);
-      return stopping_ ? absl::UnavailableError("ktstrd is stopping")
-                       : absl::CancelledError("cancelled while waiting for the VM budget");
-    }
-    // The abort signal has its own mutex: poll it while waiting for the grant.
-    auto granted = [&h, this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return h.granted || stopping_; };
-    mu_.AwaitWithTimeout(absl::Condition(&granted), absl::Milliseconds(200));
-  }
-  if (cost.vcpus > options_.budget.vcpus || cost.memory_mb > options_.budget.memory_mb) {
-    spdlog::warn("{} needs {} vCPUs / {} MiB, over the host budget ({} / {}); running it alone",
-                 holder, cost.vcpus, cost.memory_mb, options_.budget.vcpus,
-                 options_.budget.memory_mb);
-  }
-  return std::unique_ptr<BudgetHold>(new BudgetHold(this, id));
-}
-
-void Dispatcher::ReleaseHold(const std::string& id) {
-  absl::MutexLock lock(&mu_);
-  auto it = holders_.find(id);
-  if (it == holders_.end()) return;
-  admission_.Release(it->second.cost);
-  holders_.erase(it);
-  work_ = true;
-}
-
-BudgetHold::~BudgetHold() { dispatcher_->ReleaseHold(id_); }
 
 }  // namespace ktstr::daemon
