@@ -22,6 +22,24 @@ struct Command {
   const char* details = nullptr;  // more for `ktstr-client COMMAND --help`
 };
 
+constexpr char kTestDetails[] = R"(
+Lists each binary's tests (BIN --ktstr-list), uploads the binary and its shared libraries,
+runs every selected test in its own VM with the topology, scheduler and duration the test
+declares, and prints one line per test as its verdict arrives, then a summary line.
+
+  -E FILTER              tests whose name contains FILTER
+  --kernel K             a kernel version (7.3.4) or cache key; default the daemon's
+                         (`ktstr-client kernel list`)
+  --topology N,L,C,T     override every test's topology (NUMA nodes, LLCs, cores, threads)
+  --duration S           override every test's duration
+  --label K=V            a label on every job (repeatable)
+  --json                 print the finished run as JSON on stdout, nothing else there
+  --junit FILE           also write a JUnit XML report (one testcase per job)
+  -v                     stream each job's output live on stderr: the test binary's as
+                         "[N] line", the sched_ext scheduler loader's as "[N sched] line"
+Exit codes: 0 nothing failed (skips are not failures), 1 a test failed, 2 usage, 3 error.
+)";
+
 constexpr char kGauntletDetails[] = R"(
 Runs every selected test as many variants, in one run (ktstr's gauntlet):
   variants = tests x presets x flag profiles x kernels, where for each test
@@ -56,7 +74,7 @@ Exit codes as `test`: 0 nothing failed, 1 a variant failed, 2 usage, 3 error.
 constexpr Command kCommands[] = {
     {"test", "BINARY... [-E FILTER] [--kernel K] [--topology N,L,C,T] [--duration S] [--json]"
              " [--junit FILE] [--label K=V] [-v]\n      run the tests of ktstr test binaries in VMs",
-     ktstr::client::TestCommand},
+     ktstr::client::TestCommand, kTestDetails},
     {"gauntlet", "BINARY... [-E FILTER] [--presets NAME,...|all] [--profiles NAME,...|all]"
                  " [--kernel K]... [--max-vcpus N] [--duration S] [--json] [--junit FILE]"
                  " [--dry-run] [-v]\n      every test x topology preset x flag profile x kernel",

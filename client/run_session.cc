@@ -36,7 +36,9 @@ void Consume(grpc::ClientReader<ktstr::v1::RunEvent>* reader, const RunOutputOpt
               ev.vm_assigned().job_index(), ev.vm_assigned().warm() ? "warm" : "cold",
               ev.vm_assigned().vm_id().c_str(), ev.vm_assigned().vm_ready_s());
     } else if (ev.has_output()) {
-      fprintf(stderr, "  [%u] %s\n", ev.output().job_index(), ev.output().line().c_str());
+      const bool sched = ev.output().stream() == ktstr::v1::JobOutput::STREAM_SCHEDULER;
+      fprintf(stderr, "  [%u%s] %s\n", ev.output().job_index(), sched ? " sched" : "",
+              ev.output().line().c_str());
     } else if (ev.has_finished() && !o.json) {
       const ktstr::v1::Job& job = ev.finished().job();
       auto binary = job.spec().labels().find("binary");

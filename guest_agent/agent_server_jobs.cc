@@ -1,10 +1,12 @@
 // AgentServer's long-running requests: Exec and RunTest (with the scheduler seam), each on its
 // own job thread.
 #include <chrono>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "guest_agent/agent_server.h"
+#include "guest_agent/log_follower.h"
 
 namespace ktstr::agent {
 namespace {
@@ -116,8 +118,21 @@ void AgentServer::RunTestJob(Job* job, v1::RunTest req) {
   spec.argv.insert(spec.argv.end(), req.args().begin(), req.args().end());
   spec.timeout = std::chrono::milliseconds(req.timeout_ms());
   spec.result_fd = kResultFd;
+  // The loader's output goes to the host live (stats lines while the test runs), not only
+  // as the report's tail at the end.
+  std::optional<LogFollower> sched_output;
+  if (sched && !sched->log_path().empty()) {
+    sched_output.emplace(sched->log_path(), [this, id = job->id](absl::string_view data) {
+      v1::GuestToHost m;
+      m.set_request_id(id);
+      m.mutable_output()->set_stream(v1::Output::STREAM_SCHEDULER);
+      m.mutable_output()->set_data(std::string(data));
+      sink_->Send(m);
+    });
+  }
   auto outcome = RunJobProcess(job, spec);
   if (sched) *result->mutable_scheduler() = sched->Stop();
+  sched_output.reset();  // its last chunk (the exit dump) goes before the result
   if (!outcome.ok()) {
     result->set_error(std::string(outcome.status().message()));
     sink_->Send(out);

@@ -19,13 +19,16 @@ constexpr absl::Duration kDefaultAttachTimeout = absl::Seconds(60);
 
 class SupervisorHandle : public SchedulerHandle {
  public:
-  explicit SupervisorHandle(std::unique_ptr<SchedulerSupervisor> s) : s_(std::move(s)) {}
+  SupervisorHandle(std::unique_ptr<SchedulerSupervisor> s, std::string log_path)
+      : s_(std::move(s)), log_path_(std::move(log_path)) {}
   pid_t pid() const override { return s_->pid(); }
   v1::SchedulerReport report() const override { return s_->report(); }
   v1::SchedulerReport Stop() override { return s_->Stop(); }
+  std::string log_path() const override { return log_path_; }
 
  private:
   std::unique_ptr<SchedulerSupervisor> s_;
+  const std::string log_path_;
 };
 
 class SupervisorStarter : public SchedulerStarter {
@@ -43,7 +46,8 @@ class SupervisorStarter : public SchedulerStarter {
     spec.log_path = absl::StrCat("/tmp/ktstr-scheduler-", ++runs_, ".log");
     auto s = SchedulerSupervisor::Start(spec);
     if (!s.ok()) return s.status();
-    return std::unique_ptr<SchedulerHandle>(std::make_unique<SupervisorHandle>(std::move(*s)));
+    return std::unique_ptr<SchedulerHandle>(
+        std::make_unique<SupervisorHandle>(std::move(*s), spec.log_path));
   }
 
  private:

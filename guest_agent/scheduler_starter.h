@@ -24,6 +24,8 @@ class SchedulerHandle {
   virtual v1::SchedulerReport report() const = 0;
   // Stops the scheduler and returns the final report.
   virtual v1::SchedulerReport Stop() = 0;
+  // The loader's output file, followed live while the test runs; "" = nothing to follow.
+  virtual std::string log_path() const { return ""; }
 };
 
 class SchedulerStarter {

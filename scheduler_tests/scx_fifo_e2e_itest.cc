@@ -93,7 +93,8 @@ TEST_F(ScxFifoE2eTest, SixCasesGiveTheirSixVerdicts) {
   std::string out, err;
   const absl::Time t0 = absl::Now();
   // Some jobs are expected to fail, so the client's exit code is 1 (tests failed).
-  EXPECT_EQ(Client({"test", "scheduler_tests/scx_fifo_tests", "--json"}, &out, &err), 1)
+  // -v: the jobs' output (the scheduler loader's among it) streams to stderr live.
+  EXPECT_EQ(Client({"test", "scheduler_tests/scx_fifo_tests", "--json", "-v"}, &out, &err), 1)
       << out << err;
   const double run_s = absl::ToDoubleSeconds(absl::Now() - t0);
   ktstr::v1::Run run;
@@ -146,6 +147,9 @@ TEST_F(ScxFifoE2eTest, SixCasesGiveTheirSixVerdicts) {
   }
   printf("run: %.1fs wall for %d jobs, %.1fs summed test time\n", run_s, run.jobs_size(),
          vm_test_s);
+  // The loader's output reached the client live, tagged as the scheduler's stream.
+  EXPECT_TRUE(absl::StrContains(err, " sched] scx_fifo: attached")) << err;
+  EXPECT_TRUE(absl::StrContains(err, " sched] EXIT: runnable task stall")) << err;
 
   // The text report of the same run: scheduler named, reason line, loader log excerpt.
   ASSERT_EQ(Client({"stats", "show", run.run_id()}, &out, &err), 0) << out << err;
