@@ -161,6 +161,10 @@ int GauntletCommand(const ConnectOptions& conn_opts, const Args& args) {
         "no test matches", o->selection.filter.empty() ? "" : " -E " + o->selection.filter)));
   }
   const std::string cap_source = o->max_vcpus_given ? "--max-vcpus" : "the daemon's vCPU budget";
+  if (o->dry_run && o->output.json) {
+    fputs(FormatPlanJson(*plan, binaries, o->selection).c_str(), stdout);
+    return kExitOk;
+  }
   if (o->dry_run) {
     printf("vCPU cap: %u (%s)\n%s", o->selection.max_vcpus, cap_source.c_str(),
            FormatPlan(*plan, binaries, o->selection).c_str());

@@ -3,6 +3,7 @@
 // SKIP, else PASS; daemon/testing/fake_executor.h). Real here: the client binary, the test
 // binary's --ktstr-list, uploads, the run stream, the daemon's storage and the exit code. The
 // VM side is covered by //daemon:ktstrd_vm_itest (GauntletOnTwoTinyPresets).
+#include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -139,6 +140,12 @@ TEST_F(GauntletFakeDaemonTest, DryRunAsksTheDaemonForItsBudgetAndSubmitsNothing)
   EXPECT_EQ(Gauntlet({"--dry-run"}, &out, &err), 0) << err;
   EXPECT_TRUE(absl::StrContains(out, "vCPU cap: 8 (the daemon's vCPU budget)")) << out;
   EXPECT_TRUE(absl::StrContains(out, "gauntlet: 8 variants from 4 tests")) << out;
+  // --json: the same plan for tooling, and only JSON on stdout.
+  EXPECT_EQ(Gauntlet({"--dry-run", "--json"}, &out, &err), 0) << err;
+  google::protobuf::Struct plan;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &plan).ok()) << out;
+  EXPECT_EQ(plan.fields().at("vcpu_cap").number_value(), 8) << out;
+  EXPECT_EQ(plan.fields().at("variants").list_value().values_size(), 8) << out;
   std::string after;
   ASSERT_EQ(RunClient(Socket(), *tmp_, {"stats", "list"}, &after), 0);
   EXPECT_EQ(before, after);

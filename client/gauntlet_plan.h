@@ -84,6 +84,13 @@ absl::StatusOr<GauntletPlan> PlanGauntlet(const std::vector<GauntletBinary>& bin
 std::string FormatPlan(const GauntletPlan& plan, const std::vector<GauntletBinary>& binaries,
                        const GauntletSelection& selection);
 
+// What --dry-run --json prints, for tooling: {"vcpu_cap", "variants": [{name, binary, test,
+// preset, topology{numa_nodes, llcs, cores_per_llc, threads_per_core}, vcpus, profile, kernel}],
+// "over_cap": {presets, variants}, "constraint_skips": [{test, preset, reason}], "host_only"}.
+// kernel "" = the daemon's default.
+std::string FormatPlanJson(const GauntletPlan& plan, const std::vector<GauntletBinary>& binaries,
+                           const GauntletSelection& selection);
+
 }  // namespace ktstr::client
 
 #endif  // KTSTR_CLIENT_GAUNTLET_PLAN_H_

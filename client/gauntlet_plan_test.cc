@@ -1,6 +1,7 @@
 // The gauntlet expansion without a daemon: test lists as `--ktstr-list` prints them (JSON).
 #include "client/gauntlet_plan.h"
 
+#include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
 #include <set>
@@ -109,6 +110,45 @@ TEST(GauntletPlanTest, PresetsOverTheVcpuCapAreSkippedAndCounted) {
   EXPECT_TRUE(absl::StrContains(text, "odd-3llc (9)")) << text;
 }
 
+TEST(GauntletPlanTest, PlanJsonHasEveryVariantAndEverySkipWithItsReason) {
+  std::vector<GauntletBinary> bins = {Binary(
+      "/x/bin", {SchedTest("b"), Listed("one_llc", R"("min_numa_nodes":1,"max_numa_nodes":1,)"
+                                                   R"("min_llcs":1,"max_llcs":1,"min_cpus":1,)"
+                                                   R"("max_cpus":192,"requires_smt":false)"),
+                 Listed("h", std::string(kDefaults) + ",\"host_only\":true")})};
+  GauntletSelection sel;
+  sel.presets = {"tiny-1llc", "tiny-2llc", "odd-3llc"};
+  sel.max_vcpus = 4;
+  absl::StatusOr<GauntletPlan> p = PlanGauntlet(bins, sel);
+  ASSERT_TRUE(p.ok()) << p.status();
+  const std::string json = FormatPlanJson(*p, bins, sel);
+  google::protobuf::Struct root;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &root).ok()) << json;
+  const auto& f = root.fields();
+  EXPECT_EQ(f.at("vcpu_cap").number_value(), 4);
+  // b: tiny-1llc and tiny-2llc x 3 profiles; one_llc: tiny-1llc only.
+  const auto& variants = f.at("variants").list_value().values();
+  ASSERT_EQ(variants.size(), 7) << json;
+  ASSERT_EQ(variants.size(), static_cast<int>(p->variants.size()));
+  const auto& first = variants[0].struct_value().fields();
+  EXPECT_EQ(first.at("name").string_value(), p->variants[0].Name(false));
+  EXPECT_EQ(first.at("binary").string_value(), "/x/bin");
+  EXPECT_EQ(first.at("test").string_value(), "b");
+  EXPECT_EQ(first.at("preset").string_value(), "tiny-1llc");
+  EXPECT_EQ(first.at("topology").struct_value().fields().at("cores_per_llc").number_value(), 4);
+  EXPECT_EQ(first.at("vcpus").number_value(), 4);
+  EXPECT_EQ(first.at("kernel").string_value(), "");
+  const auto& over = f.at("over_cap").struct_value().fields();
+  ASSERT_EQ(over.at("presets").list_value().values_size(), 1) << json;
+  EXPECT_EQ(over.at("presets").list_value().values(0).string_value(), "odd-3llc");
+  EXPECT_EQ(over.at("variants").number_value(), 3);  // b's 3 profiles; one_llc is a constraint skip
+  const auto& skips = f.at("constraint_skips").list_value().values();
+  ASSERT_EQ(skips.size(), 2) << json;  // one_llc on tiny-2llc and odd-3llc
+  EXPECT_EQ(skips[0].struct_value().fields().at("reason").string_value(), "2 LLCs > max_llcs 1");
+  ASSERT_EQ(f.at("host_only").list_value().values_size(), 1);
+  EXPECT_EQ(f.at("host_only").list_value().values(0).string_value(), "h");
+}
+
 TEST(GauntletPlanTest, ProfilesTimesPresetsTimesKernels) {
   std::vector<GauntletBinary> bins = {Binary("/x/bin", {Listed("a"), SchedTest("b")})};
   GauntletSelection sel;
@@ -131,7 +171,9 @@ TEST(GauntletPlanTest, ProfilesTimesPresetsTimesKernels) {
       EXPECT_EQ(v.profile->args_size(), 2);
       EXPECT_EQ(v.profile->flags(0), "llc");
     }
-    if (v.test->name() == "a") EXPECT_EQ(v.profile, nullptr);
+    if (v.test->name() == "a") {
+      EXPECT_EQ(v.profile, nullptr);
+    }
   }
 }
 

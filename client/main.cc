@@ -62,7 +62,10 @@ Runs every selected test as many variants, in one run (ktstr's gauntlet):
   --max-vcpus N          skip presets with more than N vCPUs
   --duration S           override every test's duration
   --dry-run              print the variants and every skipped preset with its reason; no run
-                         (no daemon needed when --max-vcpus is given)
+                         (no daemon needed when --max-vcpus is given); with --json the
+                         plan as JSON: vcpu_cap, variants (name, binary, test, preset,
+                         topology, vcpus, profile, kernel), over_cap, constraint_skips,
+                         host_only
   --json, --junit FILE, -v   as for `test`
 
 Output: one line per job as `test` prints it, then a matrix (rows test/profile, columns
