@@ -119,6 +119,19 @@ TEST_F(KtstrdVmTest, ShellSeesItsTopologyExitsWithItsCodeAndLeavesNoQemu) {
   EXPECT_EQ(ReadFileToString(State() + ".pids").value_or("?"), "");
 }
 
+// A shell whose guest kernel panics ends with the panic line, not a bare "lost the agent",
+// and leaves no QEMU behind.
+TEST_F(KtstrdVmTest, ShellWhoseGuestPanicsSaysTheKernelCrashed) {
+  std::string out, err;
+  int rc = ktstr::daemon::testing::RunClientWithInput(
+      Sock(), getenv("TEST_TMPDIR"), {"shell", "--topology", "1,1,2,1", "--timeout", "900"},
+      "echo c > /proc/sysrq-trigger\n", &out, &err);
+  EXPECT_NE(rc, 0) << out << err;
+  EXPECT_TRUE(absl::StrContains(err, "the guest kernel crashed: Kernel panic - not syncing"))
+      << out << err;
+  EXPECT_TRUE(QemuChildren(daemon_).empty()) << "a QEMU of the shell survived it";
+}
+
 TEST_F(KtstrdVmTest, ExampleTestPassesInAVmAndIsStored) {
   std::string out;
   EXPECT_EQ(Client({"test", "scheduler_tests/example_tests", "-E", "steady"}, &out), 0) << out;

@@ -4,9 +4,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "daemon/vm_crash.h"
 
 namespace ktstr::daemon {
 namespace {
+
+// When the agent's connection breaks, how long the console may take to show the kernel's
+// crash line (the panic is printed as the guest dies).
+constexpr absl::Duration kCrashSettle = absl::Seconds(3);
 
 class LeasedShellVm : public ShellVm {
  public:
@@ -42,6 +47,12 @@ class LeasedShellVm : public ShellVm {
         });
     if (!exit.ok()) {
       if (exit.status().code() == absl::StatusCode::kDeadlineExceeded) return exit.status();
+      // Killed on purpose (timeout, cancel, shutdown): the session says why.
+      if (killed_.load()) return absl::UnavailableError("the shell's VM was killed");
+      if (std::optional<CrashObservation> crash = AwaitFatalCrash(*leased_->vm, kCrashSettle)) {
+        return absl::UnavailableError(
+            absl::StrCat("the guest kernel crashed: ", crash->headline));
+      }
       return absl::UnavailableError(
           absl::StrCat("lost the guest agent: ", exit.status().message()));
     }
@@ -56,12 +67,16 @@ class LeasedShellVm : public ShellVm {
     return leased_->agent->ResizePty(exec_id_.load(), rows, cols,
                                      absl::Now() + config::kShellAgentCallTimeout);
   }
-  void Kill() override { leased_->vm->Kill(); }
+  void Kill() override {
+    killed_.store(true);
+    leased_->vm->Kill();
+  }
 
  private:
   std::unique_ptr<LeasedVm> leased_;
   std::function<void()> on_destroyed_;
   std::atomic<uint64_t> exec_id_{0};
+  std::atomic<bool> killed_{false};
 };
 
 }  // namespace

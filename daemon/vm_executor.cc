@@ -13,6 +13,7 @@
 #include "daemon/fs_util.h"
 #include "daemon/leased_shell_vm.h"
 #include "daemon/shape.h"
+#include "daemon/vm_crash.h"
 #include "guest_agent/initramfs.h"
 #include "spdlog/spdlog.h"
 #include "vmm/accel.h"
@@ -27,34 +28,6 @@ constexpr char kGuestBinDir[] = "/opt/ktstr/bin/";
 constexpr absl::Duration kCrashSettle = absl::Seconds(3);
 // Console lines kept as the excerpt when nothing more specific exists.
 constexpr int kConsoleTailLines = 40;
-
-ktstr::v1::CrashKind ToProtoCrash(vmm::CrashKind k) {
-  switch (k) {
-    case vmm::CrashKind::kKernelPanic: return ktstr::v1::CRASH_KIND_PANIC;
-    case vmm::CrashKind::kBug: return ktstr::v1::CRASH_KIND_BUG;
-    case vmm::CrashKind::kWarning: return ktstr::v1::CRASH_KIND_WARNING;
-    case vmm::CrashKind::kGeneralProtectionFault: return ktstr::v1::CRASH_KIND_GPF;
-    case vmm::CrashKind::kOops: return ktstr::v1::CRASH_KIND_OOPS;
-    case vmm::CrashKind::kRcuStall: return ktstr::v1::CRASH_KIND_RCU_STALL;
-    case vmm::CrashKind::kSoftLockup: return ktstr::v1::CRASH_KIND_SOFT_LOCKUP;
-    case vmm::CrashKind::kHardLockup: return ktstr::v1::CRASH_KIND_HARD_LOCKUP;
-    case vmm::CrashKind::kHungTask: return ktstr::v1::CRASH_KIND_HUNG_TASK;
-    default: return ktstr::v1::CRASH_KIND_UNSPECIFIED;  // sched_ext exits: the agent reports
-  }
-}
-
-// The first fatal crash, else the first WARNING.
-std::optional<CrashObservation> WorstCrash(const vmm::Vm& vm) {
-  std::optional<CrashObservation> warning;
-  for (const vmm::CrashReport& r : vm.Crashes()) {
-    ktstr::v1::CrashKind k = ToProtoCrash(r.event.kind);
-    if (k == ktstr::v1::CRASH_KIND_UNSPECIFIED) continue;
-    CrashObservation c{k, r.event.line, r.context.substr(0, 8000)};
-    if (IsFatalCrash(k)) return c;
-    if (!warning) warning = c;
-  }
-  return warning;
-}
 
 std::string LastLines(const std::string& text, int n) {
   size_t start = text.size();
