@@ -1,5 +1,5 @@
-// `ktstr-client shell [--topology T] [--kernel K] [--file HOST[:GUEST]]... [--timeout S]
-// [--memory MB] [-- COMMAND ARGS...]`: uploads the files (and the shared libraries of
+// `ktstr-client shell [--topology T] [--kernel K] [--kernel-arg ARG]... [--file HOST[:GUEST]]...
+// [--timeout S] [--memory MB] [-- COMMAND ARGS...]`: uploads the files (and the shared libraries of
 // executables), opens ktstrd's Shell stream, relays the terminal both ways and exits with
 // the remote command's exit code.
 #include "client/shell_command.h"
@@ -27,8 +27,8 @@
 namespace ktstr::client {
 
 const char kShellUsage[] =
-    "[--topology N,L,C,T] [--kernel K] [--file HOST[:GUEST]]... [--timeout S] [--memory MB]"
-    " [-- COMMAND ARGS...]\n      a shell (busybox sh) or one command in a fresh VM; exits with"
+    "[--topology N,L,C,T] [--kernel K] [--kernel-arg ARG]... [--file HOST[:GUEST]]..."
+    " [--timeout S] [--memory MB] [-- COMMAND ARGS...]\n      a shell (busybox sh) or one command in a fresh VM; exits with"
     " its exit code";
 
 const char kShellHelp[] = R"(usage: ktstr-client shell [OPTIONS] [-- COMMAND ARGS...]
@@ -41,6 +41,8 @@ shell exits, when ktstr-client goes away (^C while booting) or after --timeout.
                     or a preset name such as tiny-2llc (default 1,1,2,1: 2 vCPUs)
   --kernel K        a cached kernel: a version (7.3.4, or a prefix) or a cache key;
                     default the daemon's (`ktstr-client kernel list`)
+  --kernel-arg ARG  append ARG to the guest kernel command line (one word, e.g.
+                    sched_verbose or nosmt; not init=/rdinit=). Repeatable, at most 16.
   --file HOST[:GUEST]
                     place a host file in the guest, at GUEST or else at HOST's absolute
                     path, with HOST's permission bits; an executable's shared libraries go
@@ -125,6 +127,8 @@ absl::StatusOr<ShellOptions> ParseShellArgs(const Args& args) {
     } else if (name == "--kernel") {
       if (absl::ascii_isdigit(value[0])) o.start.mutable_kernel()->set_version(value);
       else o.start.mutable_kernel()->set_cache_key(value);
+    } else if (name == "--kernel-arg") {
+      o.start.add_kernel_args(value);
     } else if (name == "--file") {
       if (absl::Status s = ParseFileArg(value, &o); !s.ok()) return s;
     } else if (name == "--timeout" || name == "--memory") {

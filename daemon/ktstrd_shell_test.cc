@@ -151,6 +151,13 @@ TEST_F(KtstrdShellTest, BadStartsGetClearStatusCodes) {
   s = Exchange({relative}, &t);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
 
+  ShellInput other_init = Start(1, 1, 2, 1);
+  other_init.mutable_start()->add_kernel_args("init=/bin/sh");
+  s = Exchange({other_init}, &t);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_TRUE(absl::StrContains(s.error_message(), "kernel_args: 'init=/bin/sh'"))
+      << s.error_message();
+
   // None of it started a VM or kept budget.
   EXPECT_EQ(InUse(), (std::pair<uint64_t, uint32_t>{0, 0}));
   EXPECT_TRUE(t.statuses.empty());

@@ -107,11 +107,14 @@ pid_t KtstrdVmTest::daemon_ = -1;
 TEST_F(KtstrdVmTest, ShellSeesItsTopologyExitsWithItsCodeAndLeavesNoQemu) {
   std::string out, err;
   int rc = ktstr::daemon::testing::RunClientWithInput(
-      Sock(), getenv("TEST_TMPDIR"), {"shell", "--topology", "1,2,2,1", "--timeout", "900"},
-      "cat /sys/devices/system/cpu/online; exit 3\n", &out, &err);
+      Sock(), getenv("TEST_TMPDIR"),
+      {"shell", "--topology", "1,2,2,1", "--timeout", "900", "--kernel-arg", "ktstr.marker=7"},
+      "cat /sys/devices/system/cpu/online; cat /proc/cmdline; exit 3\n", &out, &err);
   EXPECT_EQ(rc, 3) << out << err;
   // busybox sh on the guest's pty echoes the line, then cat prints the 4 CPUs of 1n2l2c1t.
   EXPECT_TRUE(absl::StrContains(out, "\r\n0-3\r\n")) << out;
+  // --kernel-arg reached the guest kernel's command line.
+  EXPECT_TRUE(absl::StrContains(out, " ktstr.marker=7")) << out;
   EXPECT_TRUE(absl::StrContains(err, "booting 1n2l2c1t on ")) << err;
   EXPECT_TRUE(absl::StrContains(err, "ready: ")) << err;
   EXPECT_TRUE(QemuChildren(daemon_).empty()) << "a QEMU of the shell survived it";

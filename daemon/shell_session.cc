@@ -29,6 +29,7 @@ absl::Status BadGuestPath(const std::string& path) {
 absl::StatusOr<std::unique_ptr<ShellSession>> ShellSession::Create(
     const ktstr::v1::ShellStart& start, const ShellDeps& deps, std::string name) {
   if (absl::Status s = ValidateShape(start.shape()); !s.ok()) return s;
+  if (absl::Status s = ValidateKernelArgs(start.kernel_args()); !s.ok()) return s;
   absl::StatusOr<ResolvedKernel> kernel = deps.kernels->Resolve(start.kernel());
   if (!kernel.ok()) return kernel.status();
   std::unique_ptr<ShellSession> s(new ShellSession(std::move(name), deps));
@@ -36,6 +37,7 @@ absl::StatusOr<std::unique_ptr<ShellSession>> ShellSession::Create(
   s->vm_request_.kernel_key = s->kernel_.key;
   s->vm_request_.kernel_image_path = s->kernel_.image_path;
   s->vm_request_.shape = start.shape();
+  s->vm_request_.kernel_args = start.kernel_args();
   for (const ktstr::v1::GuestFile& f : start.files()) {
     if (absl::Status bad = BadGuestPath(f.guest_path()); !bad.ok()) return bad;
     absl::StatusOr<std::string> path = deps.artifacts->VerifiedPath(f.artifact().sha256());

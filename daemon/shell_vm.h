@@ -4,6 +4,8 @@
 #ifndef KTSTR_DAEMON_SHELL_VM_H_
 #define KTSTR_DAEMON_SHELL_VM_H_
 
+#include <google/protobuf/repeated_field.h>
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -36,6 +38,8 @@ struct ShellVmRequest {
   std::string kernel_key;
   std::string kernel_image_path;
   ktstr::v1::VmShape shape;
+  // Appended to the guest kernel command line (validated: daemon/shape.h ValidateKernelArgs).
+  google::protobuf::RepeatedPtrField<std::string> kernel_args;
 };
 
 // One command on a terminal.

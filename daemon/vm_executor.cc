@@ -135,9 +135,7 @@ absl::StatusOr<ktstr::v1::PoolStatus> VmExecutor::SetPoolTarget(const ktstr::v1:
 }
 
 absl::StatusOr<std::unique_ptr<ShellVm>> VmExecutor::StartShellVm(const ShellVmRequest& req) {
-  // Shells boot with the default kernel command line (ShellStart has no kernel args).
-  const PoolVmKey key = KeyFor(req.kernel_key, req.kernel_image_path, req.shape,
-                               google::protobuf::RepeatedPtrField<std::string>());
+  const PoolVmKey key = KeyFor(req.kernel_key, req.kernel_image_path, req.shape, req.kernel_args);
   absl::StatusOr<std::unique_ptr<LeasedVm>> leased = pool_.Lease(key, LeaseMode::kReadyElseCold);
   if (!leased.ok()) return leased.status();
   const bool detached = (*leased)->detached;
