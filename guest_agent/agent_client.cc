@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -178,9 +179,29 @@ void AgentClient::Deliver(v1::GuestToHost msg) {
     return;
   }
   if (call) {
+    const size_t bytes = msg.ByteSizeLong();
     absl::MutexLock cl(&call->mu);
+    auto room = [this, &call]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return call->inbox_bytes < config::kMaxCallInboxBytes || call->abandoned || stop_;
+    };
+    // Backpressure: while the call is behind, read nothing more from the channel. stop_ is
+    // not a mutex-guarded condition, hence the timed wait.
+    while (!call->mu.AwaitWithTimeout(absl::Condition(&room), absl::Milliseconds(200))) {
+    }
+    if (call->abandoned || stop_) return;
+    call->inbox_bytes += bytes;
     call->inbox.push_back(std::move(msg));
   }
+}
+
+size_t AgentClient::buffered_bytes() {
+  absl::MutexLock lock(&mu_);
+  size_t total = 0;
+  for (auto& [id, call] : calls_) {
+    absl::MutexLock cl(&call->mu);
+    total += call->inbox_bytes;
+  }
+  return total;
 }
 
 std::shared_ptr<AgentClient::Call> AgentClient::Register(uint64_t id) {
@@ -196,7 +217,14 @@ std::shared_ptr<AgentClient::Call> AgentClient::Register(uint64_t id) {
 
 void AgentClient::Unregister(uint64_t id) {
   absl::MutexLock lock(&mu_);
-  calls_.erase(id);
+  auto it = calls_.find(id);
+  if (it == calls_.end()) return;
+  {
+    // A reader waiting for room in this call's inbox drops its message and reads on.
+    absl::MutexLock cl(&it->second->mu);
+    it->second->abandoned = true;
+  }
+  calls_.erase(it);
 }
 
 absl::Status AgentClient::Send(const v1::HostToGuest& msg, absl::Time deadline) {
@@ -235,6 +263,7 @@ absl::StatusOr<v1::GuestToHost> AgentClient::Receive(Call* call, absl::Time dead
   if (!call->inbox.empty()) {
     v1::GuestToHost msg = std::move(call->inbox.front());
     call->inbox.pop_front();
+    call->inbox_bytes -= std::min(call->inbox_bytes, msg.ByteSizeLong());
     return msg;
   }
   if (call->closed) return absl::UnavailableError("agent channel closed");

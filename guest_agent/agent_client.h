@@ -34,6 +34,11 @@ namespace config {
 inline constexpr absl::Duration kConnectPingInterval = absl::Milliseconds(250);
 // Retry interval for connect() while QEMU has not created the socket yet.
 inline constexpr absl::Duration kConnectRetry = absl::Milliseconds(50);
+// Messages received for one call and not yet taken by it. Beyond this the reader stops
+// reading the channel until the call catches up, so a guest printing faster than its
+// consumer (a shell whose gRPC client reads slowly) is slowed down instead of filling the
+// daemon's memory. Other calls on the same channel wait meanwhile, as on a real terminal.
+inline constexpr size_t kMaxCallInboxBytes = 4 << 20;
 }  // namespace config
 
 class AgentClient {
@@ -84,12 +89,17 @@ class AgentClient {
   std::vector<v1::Error> TakeUnsolicitedErrors();
   // False once the channel closed.
   bool connected() const { return !closed_; }
+  // Bytes received for calls and not yet taken by them (bounded by kMaxCallInboxBytes per
+  // call, plus one message).
+  size_t buffered_bytes();
 
  private:
   struct Call {
     absl::Mutex mu;
     std::deque<v1::GuestToHost> inbox ABSL_GUARDED_BY(mu);
-    bool closed ABSL_GUARDED_BY(mu) = false;
+    size_t inbox_bytes ABSL_GUARDED_BY(mu) = 0;
+    bool closed ABSL_GUARDED_BY(mu) = false;     // the channel closed
+    bool abandoned ABSL_GUARDED_BY(mu) = false;  // the caller is gone; drop what comes
   };
 
   explicit AgentClient(int fd);
