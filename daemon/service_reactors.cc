@@ -73,7 +73,7 @@ void RunEventWriter::OnEvent(const ktstr::v1::RunEvent& ev) {
   {
     absl::MutexLock lock(&mu_);
     if (finished_) return;
-    queue_.push_back(ev);
+    queue_.Push(ev);
   }
   Pump();
 }
@@ -86,9 +86,8 @@ void RunEventWriter::Pump() {
     if (last_written_) {
       finished_ = true;
       action = kFinish;
-    } else if (!queue_.empty()) {
-      current_ = std::move(queue_.front());
-      queue_.pop_front();
+    } else if (std::optional<ktstr::v1::RunEvent> next = queue_.Pop()) {
+      current_ = *std::move(next);
       writing_ = true;
       action = kWrite;
     }

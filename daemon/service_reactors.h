@@ -57,7 +57,7 @@ class RunEventWriter : public grpc::ServerWriteReactor<ktstr::v1::RunEvent> {
   bool stream_output_ = false;
   int subscription_ = 0;
   absl::Mutex mu_;
-  std::deque<ktstr::v1::RunEvent> queue_ ABSL_GUARDED_BY(mu_);
+  WatcherQueue queue_ ABSL_GUARDED_BY(mu_);  // output bounded per watcher
   ktstr::v1::RunEvent current_;  // the one outstanding write
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
