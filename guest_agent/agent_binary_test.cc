@@ -45,7 +45,9 @@ TEST(AgentBinaryTest, HostGoneEndsTheAgent) {
   FrameDecoder decoder;
   v1::GuestToHost pong;
   for (int i = 0; i < 100 && !pong.has_pong(); ++i) {
-    if (i % 10 == 0) ASSERT_EQ(::write(master, frame.data(), frame.size()), static_cast<ssize_t>(frame.size()));
+    if (i % 10 == 0) {
+      ASSERT_EQ(::write(master, frame.data(), frame.size()), static_cast<ssize_t>(frame.size()));
+    }
     struct pollfd p = {master, POLLIN, 0};
     if (::poll(&p, 1, 100) <= 0) continue;
     char buf[4096];
