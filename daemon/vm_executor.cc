@@ -154,7 +154,10 @@ ExecutionOutcome VmExecutor::Execute(const JobRequest& req, const JobProgress& p
     mode = it->second == "cold" ? LeaseMode::kForceCold
            : it->second == "clone" ? LeaseMode::kForceFreshClone : LeaseMode::kAny;
   }
-  absl::StatusOr<std::unique_ptr<LeasedVm>> leased = pool_.Lease(key, mode);
+  // A cancel or timeout during a cold boot ends the boot, not only the job after it.
+  auto boot_cancel = std::make_shared<vmm::BootCanceller>();
+  abort.OnAbort([boot_cancel] { boot_cancel->Cancel(); });
+  absl::StatusOr<std::unique_ptr<LeasedVm>> leased = pool_.Lease(key, mode, boot_cancel);
   if (!leased.ok()) {
     out.infra_error = absl::StrCat("could not get a VM: ", leased.status().message());
     return out;

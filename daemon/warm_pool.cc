@@ -62,7 +62,16 @@ vmm::VmSpec WarmPool::SpecFor(const PoolVmKey& key) const {
   spec.extra_kernel_args = key.kernel_args;
   spec.boot_timeout = options_.boot_timeout;
   spec.work_dir = options_.work_dir;
+  spec.boot_canceller = shutdown_canceller_;
   return spec;
+}
+
+std::shared_ptr<const vmm::BootCanceller> WarmPool::LeaseCanceller(
+    std::shared_ptr<const vmm::BootCanceller> cancel) const {
+  if (cancel == nullptr) return shutdown_canceller_;
+  return std::make_shared<vmm::BootCanceller>(
+      std::vector<std::shared_ptr<const vmm::BootCanceller>>{shutdown_canceller_,
+                                                              std::move(cancel)});
 }
 
 WarmPool::Pool* WarmPool::GetOrCreateLocked(const PoolVmKey& key) {
@@ -90,7 +99,8 @@ void WarmPool::NoteDemand(const PoolVmKey& key) {
   p->dormant = false;
 }
 
-absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::StartVm(Pool* pool, bool clone) {
+absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::StartVm(
+    Pool* pool, bool clone, std::shared_ptr<const vmm::BootCanceller> cancel) {
   const absl::Time t0 = absl::Now();
   auto leased = std::make_unique<LeasedVm>();
   leased->pids_dir = options_.qemu_pids_dir;
@@ -105,7 +115,9 @@ absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::StartVm(Pool* pool, bool clo
     if (snap == nullptr) return absl::FailedPreconditionError("no snapshot");
     vm = snap->StartClone();
   } else {
-    vm = launcher_->Boot(SpecFor(pool->key), &failure);
+    vmm::VmSpec spec = SpecFor(pool->key);
+    if (cancel != nullptr) spec.boot_canceller = std::move(cancel);
+    vm = launcher_->Boot(spec, &failure);
   }
   if (!vm.ok()) {
     return absl::Status(vm.status().code(),
@@ -209,6 +221,7 @@ void WarmPool::RefillLoop(Pool* pool) {
       backoff = config::kMinBootBackoff;
       continue;
     }
+    if (absl::IsCancelled(status)) continue;  // shutdown: the wait above sees stopping_
     {
       absl::MutexLock lock(&mu_);
       ++pool->boot_failures;
@@ -239,7 +252,8 @@ bool WarmPool::TakeIdleLocked(Pool* pool, std::deque<std::unique_ptr<LeasedVm>>*
   return true;
 }
 
-absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::Lease(const PoolVmKey& key, LeaseMode mode) {
+absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::Lease(
+    const PoolVmKey& key, LeaseMode mode, std::shared_ptr<const vmm::BootCanceller> cancel) {
   const absl::Time t0 = absl::Now();
   if (mode == LeaseMode::kReadyElseCold) {
     bool pooled;
@@ -250,7 +264,7 @@ absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::Lease(const PoolVmKey& key, 
       auto it = pools_.find(key.Name());
       pooled = it != pools_.end() && !it->second->dormant;
     }
-    if (!pooled) return BootDetached(key);
+    if (!pooled) return BootDetached(key, LeaseCanceller(cancel));
     mode = LeaseMode::kAny;
   }
   Pool* pool;
@@ -275,10 +289,11 @@ absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::Lease(const PoolVmKey& key, 
     }
     ++pool->booting;
   }
-  absl::StatusOr<std::unique_ptr<LeasedVm>> vm = StartVm(pool, clone);
+  absl::StatusOr<std::unique_ptr<LeasedVm>> vm = StartVm(pool, clone, LeaseCanceller(cancel));
   absl::MutexLock lock(&mu_);
   --pool->booting;
   if (!vm.ok()) {
+    if (absl::IsCancelled(vm.status())) return vm.status();  // not the kernel's fault
     ++pool->boot_failures;
     pool->last_error = std::string(vm.status().message().substr(0, 4000));
     return vm.status();
@@ -287,7 +302,8 @@ absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::Lease(const PoolVmKey& key, 
   return vm;
 }
 
-absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::BootDetached(const PoolVmKey& key) {
+absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::BootDetached(
+    const PoolVmKey& key, std::shared_ptr<const vmm::BootCanceller> cancel) {
   Pool detached;  // never in pools_: no refill thread, no template
   detached.key = key;
   detached.snapshot_failed = true;
@@ -295,7 +311,8 @@ absl::StatusOr<std::unique_ptr<LeasedVm>> WarmPool::BootDetached(const PoolVmKey
     absl::MutexLock lock(&mu_);
     ++detached_running_;
   }
-  absl::StatusOr<std::unique_ptr<LeasedVm>> vm = StartVm(&detached, /*clone=*/false);
+  absl::StatusOr<std::unique_ptr<LeasedVm>> vm =
+      StartVm(&detached, /*clone=*/false, std::move(cancel));
   if (vm.ok()) {
     (*vm)->detached = true;
   } else {
@@ -376,7 +393,8 @@ void WarmPool::Shutdown() {
     if (stopping_) return;
     stopping_ = true;
   }
-  // Refill threads may be inside a boot (up to the boot timeout); they see stopping_ next.
+  // Refill threads and leases inside a cold boot end it now; they see stopping_ next.
+  shutdown_canceller_->Cancel();
   std::vector<Pool*> all;
   {
     absl::MutexLock lock(&mu_);

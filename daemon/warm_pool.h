@@ -95,14 +95,18 @@ class WarmPool {
 
   // Jobs of this key are queued: start its pool (template + target clones).
   void NoteDemand(const PoolVmKey& key);
-  // Blocks until a VM is ready (or fails with the boot error and console excerpt).
-  absl::StatusOr<std::unique_ptr<LeasedVm>> Lease(const PoolVmKey& key, LeaseMode mode);
+  // Blocks until a VM is ready (or fails with the boot error and console excerpt). A cold
+  // boot for this lease ends early with CANCELLED when `cancel` fires (or the pool shuts
+  // down); null = only shutdown.
+  absl::StatusOr<std::unique_ptr<LeasedVm>> Lease(
+      const PoolVmKey& key, LeaseMode mode,
+      std::shared_ptr<const vmm::BootCanceller> cancel = nullptr);
   // The leased VM of `key` was destroyed (its job ended). For a `detached` VM, pass true.
   void Released(const PoolVmKey& key, bool detached = false);
   std::vector<ktstr::v1::PoolStatus> Status();
   absl::StatusOr<ktstr::v1::PoolStatus> SetTarget(const PoolVmKey& key, uint32_t target);
   uint32_t vms_running();
-  // Stops refilling and kills every pooled VM and template.
+  // Stops refilling, cancels boots in progress and kills every pooled VM and template.
   void Shutdown();
 
  private:
@@ -132,15 +136,24 @@ class WarmPool {
                       std::unique_ptr<vmm::VmTemplate>* snapshot)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status BuildTemplate(Pool* pool);
-  // Boots cold or restores a clone, connects the agent and sets the guest clock.
-  absl::StatusOr<std::unique_ptr<LeasedVm>> StartVm(Pool* pool, bool clone);
+  // Boots cold or restores a clone, connects the agent and sets the guest clock. A cold
+  // boot ends early when `cancel` (null: the pool's shutdown canceller) fires.
+  absl::StatusOr<std::unique_ptr<LeasedVm>> StartVm(
+      Pool* pool, bool clone, std::shared_ptr<const vmm::BootCanceller> cancel = nullptr);
   // One cold-booted VM outside every pool (LeaseMode::kReadyElseCold).
-  absl::StatusOr<std::unique_ptr<LeasedVm>> BootDetached(const PoolVmKey& key);
+  absl::StatusOr<std::unique_ptr<LeasedVm>> BootDetached(
+      const PoolVmKey& key, std::shared_ptr<const vmm::BootCanceller> cancel);
+  // The lease's canceller chained to the pool's shutdown one.
+  std::shared_ptr<const vmm::BootCanceller> LeaseCanceller(
+      std::shared_ptr<const vmm::BootCanceller> cancel) const;
   vmm::VmSpec SpecFor(const PoolVmKey& key) const;
   ktstr::v1::PoolStatus StatusLocked(const Pool& p) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const WarmPoolOptions options_;
   const std::unique_ptr<vmm::VmLauncher> launcher_;
+  // Fired by Shutdown: every boot of this pool (refills, leases) ends at once.
+  const std::shared_ptr<vmm::BootCanceller> shutdown_canceller_ =
+      std::make_shared<vmm::BootCanceller>();
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<Pool>> pools_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

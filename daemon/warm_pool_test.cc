@@ -4,6 +4,7 @@
 #include "daemon/warm_pool.h"
 
 #include <functional>
+#include <thread>
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -166,6 +167,36 @@ TEST_F(WarmPoolTest, LeasedVmKeepsItsPoolFromGoingIdle) {
   vm->reset();
   pool->Released(Key());
   ASSERT_TRUE(WaitFor(*pool, [](const auto& s) { return s.ready() == 0 && s.target() == 0; }));
+}
+
+// A job cancelled while its VM cold boots ends the boot (vmm's BootCanceller), and a
+// cancelled boot is not counted against the kernel as a boot failure.
+TEST_F(WarmPoolTest, ALeaseCancelledDuringItsColdBootEndsTheBoot) {
+  auto pool = MakePool(0, /*snapshots=*/false);
+  launcher_->QueueBootFailure(vmm::BootFailureKind::kCancelled);  // a boot that never ends
+  auto cancel = std::make_shared<vmm::BootCanceller>();
+  absl::StatusOr<std::unique_ptr<LeasedVm>> vm;
+  std::thread lease([&] { vm = pool->Lease(Key(), LeaseMode::kAny, cancel); });
+  while (launcher_->boots() == 0) absl::SleepFor(absl::Milliseconds(5));
+  cancel->Cancel();
+  lease.join();
+  EXPECT_TRUE(absl::IsCancelled(vm.status())) << vm.status();
+  EXPECT_EQ(launcher_->cancelled_boots(), 1);
+  EXPECT_EQ(pool->Status()[0].boot_failures(), 0u);
+  // The pool itself is fine: the next lease boots.
+  EXPECT_TRUE(pool->Lease(Key(), LeaseMode::kAny).ok());
+}
+
+// ktstrd stopping while a template boots (a kernel that hangs at boot, or just TCG) does not
+// wait for the boot timeout: Shutdown cancels the boot.
+TEST_F(WarmPoolTest, ShutdownCancelsATemplateBootInProgress) {
+  auto pool = MakePool(1);
+  launcher_->QueueBootFailure(vmm::BootFailureKind::kCancelled);
+  pool->NoteDemand(Key());
+  while (launcher_->boots() == 0) absl::SleepFor(absl::Milliseconds(5));
+  pool->Shutdown();
+  EXPECT_EQ(launcher_->cancelled_boots(), 1);
+  EXPECT_EQ(pool->vms_running(), 0u);
 }
 
 }  // namespace

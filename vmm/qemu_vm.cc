@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -54,6 +55,10 @@ std::string FailureMessage(absl::string_view what, const QemuVm& vm,
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<QemuVm>> QemuVm::Boot(const VmSpec& spec, BootFailure* failure) {
+  if (spec.boot_canceller != nullptr && spec.boot_canceller->cancelled()) {
+    if (failure != nullptr) *failure = BootFailure{.kind = BootFailureKind::kCancelled};
+    return absl::CancelledError("boot cancelled");
+  }
   absl::StatusOr<std::unique_ptr<QemuVm>> vm = Launch(spec, LaunchOptions{});
   if (!vm.ok()) {
     if (failure != nullptr) *failure = BootFailure{.kind = BootFailureKind::kLaunch};
@@ -295,10 +300,17 @@ absl::Status QemuVm::WaitReady(absl::Time deadline, BootFailure* failure) {
     }
     return false;
   };
+  auto cancelled = [this] {
+    return spec_.boot_canceller != nullptr && spec_.boot_canceller->cancelled();
+  };
   BootFailureKind kind = BootFailureKind::kNone;
   {
     absl::MutexLock lock(&mu_);
-    mu_.AwaitWithDeadline(absl::Condition(&done), deadline);
+    // The canceller is not under mu_: look at it between bounded waits.
+    while (!mu_.AwaitWithDeadline(absl::Condition(&done),
+                                  std::min(deadline, absl::Now() + config::kBootCancelPoll)) &&
+           absl::Now() < deadline && !cancelled()) {
+    }
     const bool fatal = std::any_of(detector_.events().begin(), detector_.events().end(),
                                    [](const CrashEvent& e) { return IsFatal(e.kind); });
     if (fatal) {
@@ -310,6 +322,8 @@ absl::Status QemuVm::WaitReady(absl::Time deadline, BootFailure* failure) {
       return absl::OkStatus();
     } else if (exited_) {
       kind = BootFailureKind::kQemuExited;
+    } else if (cancelled()) {
+      kind = BootFailureKind::kCancelled;
     } else {
       kind = BootFailureKind::kTimedOut;
     }
@@ -334,6 +348,8 @@ absl::Status QemuVm::WaitReady(absl::Time deadline, BootFailure* failure) {
           absl::StrCat("guest did not print ", config::kReadyMarker, " in time"), *this, crashes));
     case BootFailureKind::kCrashed:
       return absl::AbortedError(FailureMessage("guest crashed before ready", *this, crashes));
+    case BootFailureKind::kCancelled:
+      return absl::CancelledError("boot cancelled");
     default:
       return absl::AbortedError(
           FailureMessage("QEMU exited before the guest was ready", *this, crashes));

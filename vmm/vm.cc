@@ -32,6 +32,8 @@ absl::string_view BootFailureKindName(BootFailureKind kind) {
       return "qemu_exited";
     case BootFailureKind::kTimedOut:
       return "timed_out";
+    case BootFailureKind::kCancelled:
+      return "cancelled";
   }
   return "?";
 }

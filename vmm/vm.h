@@ -48,6 +48,7 @@ enum class BootFailureKind {
   kCrashed,     // a fatal console event (Oops, panic, BUG, ...) before the ready marker
   kQemuExited,  // QEMU exited before ready without a recognised crash line
   kTimedOut,    // no ready marker within spec.boot_timeout
+  kCancelled,   // spec.boot_canceller fired while waiting
 };
 absl::string_view BootFailureKindName(BootFailureKind kind);
 

@@ -2,6 +2,8 @@
 #ifndef KTSTR_VMM_VM_SPEC_H_
 #define KTSTR_VMM_VM_SPEC_H_
 
+#include <atomic>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,9 +25,33 @@ inline constexpr char kQemuBinary[] = "/usr/bin/qemu-system-x86_64";
 inline constexpr absl::Duration kDefaultBootTimeout = absl::Seconds(90);
 // A VM that outlives this is killed whatever it is doing (pool VMs are recycled well before).
 inline constexpr absl::Duration kDefaultLifetime = absl::Hours(2);
+// How often a Boot waiting for its guest looks at its BootCanceller.
+inline constexpr absl::Duration kBootCancelPoll = absl::Milliseconds(100);
 // Per-VM console log file cap; the tail beyond it is kept in memory only.
 inline constexpr size_t kConsoleLogFileLimit = 8 << 20;
 }  // namespace config
+
+// Ends a cold boot early from another thread (daemon shutdown, a cancelled job): a Boot
+// waiting for its guest kills QEMU and returns CANCELLED (BootFailureKind::kCancelled).
+// Cancelled too when any of its parents is, so a job's canceller can follow its pool's.
+// One-way: never reset. Thread-safe.
+class BootCanceller {
+ public:
+  explicit BootCanceller(std::vector<std::shared_ptr<const BootCanceller>> parents = {})
+      : parents_(std::move(parents)) {}
+  void Cancel() { cancelled_.store(true); }
+  bool cancelled() const {
+    if (cancelled_.load()) return true;
+    for (const auto& p : parents_) {
+      if (p->cancelled()) return true;
+    }
+    return false;
+  }
+
+ private:
+  const std::vector<std::shared_ptr<const BootCanceller>> parents_;
+  std::atomic<bool> cancelled_{false};
+};
 
 struct VmSpec {
   std::string kernel_path;     // ELF vmlinux (PVH) or bzImage
@@ -51,6 +77,8 @@ struct VmSpec {
   // Empty: the console log lives in the VM's work directory and goes with it. Set: it is
   // written here and kept (the caller owns the file).
   std::string console_log_path;
+  // Checked while Boot waits for the guest; null = only the boot timeout ends the wait.
+  std::shared_ptr<const BootCanceller> boot_canceller;
 
   // Kernel, initramfs and topology/memory are checked; files must exist.
   absl::Status Validate() const;

@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -213,6 +214,36 @@ TEST(VmCrashTest, HangIsKilledAtItsBootTimeout) {
   EXPECT_GE(absl::Now() - start, absl::Seconds(20));
   // The init got as far as printing the topology: the guest ran, it just never got ready.
   EXPECT_NE(failure.console.find("KTSTR_TOPO end"), std::string::npos) << failure.console;
+}
+
+// A hung boot ends at once when its canceller fires (daemon stop, a cancelled job), not at
+// the boot timeout; QEMU is killed.
+TEST(VmCrashTest, HungBootEndsPromptlyWhenCancelled) {
+  VmSpec spec = SpecFor(*FindPreset("tiny-1llc"));
+  spec.extra_kernel_args.push_back("ktstr_test.mode=hang");
+  spec.boot_timeout = absl::Seconds(600);
+  auto pool_canceller = std::make_shared<BootCanceller>();
+  // The job's canceller follows its pool's: cancelling the pool ends the boot.
+  spec.boot_canceller = std::make_shared<BootCanceller>(
+      std::vector<std::shared_ptr<const BootCanceller>>{pool_canceller});
+  std::thread canceller([&] {
+    absl::SleepFor(absl::Seconds(2));
+    pool_canceller->Cancel();
+  });
+  BootFailure failure;
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::unique_ptr<QemuVm>> vm = QemuVm::Boot(spec, &failure);
+  canceller.join();
+  ASSERT_FALSE(vm.ok());
+  EXPECT_TRUE(absl::IsCancelled(vm.status())) << vm.status();
+  EXPECT_EQ(failure.kind, BootFailureKind::kCancelled);
+  // Generous for a loaded host; the point is that it is nowhere near the 600 s timeout.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(60));
+
+  // Already cancelled: no QEMU is started at all.
+  failure = BootFailure{};
+  EXPECT_TRUE(absl::IsCancelled(QemuVm::Boot(spec, &failure).status()));
+  EXPECT_EQ(failure.kind, BootFailureKind::kCancelled);
 }
 
 TEST(VmLifecycleTest, LaunchFailsCleanlyWhenQemuDies) {

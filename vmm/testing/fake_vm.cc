@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace ktstr::vmm::testing {
 
@@ -93,6 +94,19 @@ absl::StatusOr<std::unique_ptr<Vm>> FakeLauncher::Start(const VmSpec& spec, Boot
     id = next_id_++;
     (clone ? clones_ : boots_)++;
   }
+  if (fail == BootFailureKind::kCancelled) {
+    const absl::Time give_up = absl::Now() + absl::Minutes(1);
+    while (absl::Now() < give_up) {
+      if (spec.boot_canceller != nullptr && spec.boot_canceller->cancelled()) {
+        absl::MutexLock lock(&mu_);
+        ++cancelled_boots_;
+        if (failure != nullptr) *failure = BootFailure{.kind = BootFailureKind::kCancelled};
+        return absl::CancelledError("boot cancelled");
+      }
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    fail = BootFailureKind::kTimedOut;
+  }
   if (fail != BootFailureKind::kNone) {
     BootFailure f{.kind = fail};
     if (fail == BootFailureKind::kCrashed) {
@@ -133,6 +147,11 @@ int FakeLauncher::boots() const {
 int FakeLauncher::clones() const {
   absl::MutexLock lock(&mu_);
   return clones_;
+}
+
+int FakeLauncher::cancelled_boots() const {
+  absl::MutexLock lock(&mu_);
+  return cancelled_boots_;
 }
 
 }  // namespace ktstr::vmm::testing

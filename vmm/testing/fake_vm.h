@@ -55,10 +55,13 @@ class FakeLauncher final : public VmLauncher {
   absl::StatusOr<std::unique_ptr<Vm>> Boot(const VmSpec& spec, BootFailure* failure) override;
   absl::StatusOr<std::unique_ptr<VmTemplate>> SaveTemplate(std::unique_ptr<Vm> vm) override;
 
-  // The next Boot (or clone start, in order) fails with this kind.
+  // The next Boot (or clone start, in order) fails with this kind. kCancelled: that boot
+  // hangs, as a guest that never gets ready, until its spec's boot_canceller fires (then
+  // CANCELLED) or a minute passes (then DEADLINE_EXCEEDED).
   void QueueBootFailure(BootFailureKind kind);
   int boots() const;
   int clones() const;
+  int cancelled_boots() const;  // hanging boots that ended by their canceller
 
  private:
   friend class FakeTemplate;
@@ -69,6 +72,7 @@ class FakeLauncher final : public VmLauncher {
   std::deque<BootFailureKind> failures_ ABSL_GUARDED_BY(mu_);
   int boots_ ABSL_GUARDED_BY(mu_) = 0;
   int clones_ ABSL_GUARDED_BY(mu_) = 0;
+  int cancelled_boots_ ABSL_GUARDED_BY(mu_) = 0;
   int next_id_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
