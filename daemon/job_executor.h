@@ -92,8 +92,10 @@ class JobExecutor {
     return absl::UnimplementedError("this executor has no warm pool");
   }
   // A fresh VM for an interactive shell (the caller holds its admission budget). Blocks
-  // until the VM is ready or failed to boot.
-  virtual absl::StatusOr<std::unique_ptr<ShellVm>> StartShellVm(const ShellVmRequest& req) {
+  // until the VM is ready or failed to boot; an `abort` ends a cold boot early (CANCELLED).
+  // Uses abort's hook while it runs.
+  virtual absl::StatusOr<std::unique_ptr<ShellVm>> StartShellVm(const ShellVmRequest& req,
+                                                                AbortSignal& abort) {
     return absl::UnimplementedError("this executor runs no shells");
   }
   virtual uint32_t vms_running() { return 0; }

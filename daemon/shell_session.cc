@@ -149,7 +149,7 @@ absl::StatusOr<int> ShellSession::RunToEnd(const ShellSink& sink) {
   sink.status(absl::StrCat("booting ", topo, " on ", kernel_.key));
   spdlog::info("shell {}: booting {} on {}", name_, topo, kernel_.key);
   const absl::Time t0 = absl::Now();
-  absl::StatusOr<std::unique_ptr<ShellVm>> started = deps_.executor->StartShellVm(vm_request_);
+  absl::StatusOr<std::unique_ptr<ShellVm>> started = deps_.executor->StartShellVm(vm_request_, abort_);
   if (!started.ok()) {
     if (abort_.aborted()) return aborted_status();
     return absl::Status(started.status().code() == absl::StatusCode::kUnimplemented

@@ -134,9 +134,13 @@ absl::StatusOr<ktstr::v1::PoolStatus> VmExecutor::SetPoolTarget(const ktstr::v1:
   return pool_.SetTarget(KeyFor(key.kernel_key(), image, key.shape(), key.kernel_args()), target);
 }
 
-absl::StatusOr<std::unique_ptr<ShellVm>> VmExecutor::StartShellVm(const ShellVmRequest& req) {
+absl::StatusOr<std::unique_ptr<ShellVm>> VmExecutor::StartShellVm(const ShellVmRequest& req,
+                                                                  AbortSignal& abort) {
   const PoolVmKey key = KeyFor(req.kernel_key, req.kernel_image_path, req.shape, req.kernel_args);
-  absl::StatusOr<std::unique_ptr<LeasedVm>> leased = pool_.Lease(key, LeaseMode::kReadyElseCold);
+  auto boot_cancel = std::make_shared<vmm::BootCanceller>();
+  abort.OnAbort([boot_cancel] { boot_cancel->Cancel(); });
+  absl::StatusOr<std::unique_ptr<LeasedVm>> leased =
+      pool_.Lease(key, LeaseMode::kReadyElseCold, boot_cancel);
   if (!leased.ok()) return leased.status();
   const bool detached = (*leased)->detached;
   return MakeLeasedShellVm(*std::move(leased),

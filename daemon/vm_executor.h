@@ -33,7 +33,8 @@ class VmExecutor : public JobExecutor {
                   const std::string& kernel_image_path) override;
   // A ready pool clone when jobs warmed this (kernel, shape), else a cold boot that leaves
   // no pool behind (LeaseMode::kReadyElseCold).
-  absl::StatusOr<std::unique_ptr<ShellVm>> StartShellVm(const ShellVmRequest& req) override;
+  absl::StatusOr<std::unique_ptr<ShellVm>> StartShellVm(const ShellVmRequest& req,
+                                                        AbortSignal& abort) override;
   std::vector<ktstr::v1::PoolStatus> PoolStatus() override { return pool_.Status(); }
   absl::StatusOr<ktstr::v1::PoolStatus> SetPoolTarget(const ktstr::v1::PoolKey& key,
                                                       uint32_t target) override;

@@ -6,7 +6,8 @@
 
 namespace ktstr::daemon {
 
-absl::StatusOr<std::unique_ptr<ShellVm>> FakeExecutor::StartShellVm(const ShellVmRequest&) {
+absl::StatusOr<std::unique_ptr<ShellVm>> FakeExecutor::StartShellVm(const ShellVmRequest&,
+                                                                    AbortSignal&) {
   return MakeFakeShellVm(absl::StrCat("fake-shell-", shells_.fetch_add(1)), &running_);
 }
 

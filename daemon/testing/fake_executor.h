@@ -26,7 +26,8 @@ class FakeExecutor : public JobExecutor {
 
   ExecutionOutcome Execute(const JobRequest& req, const JobProgress& progress,
                            AbortSignal& abort) override;
-  absl::StatusOr<std::unique_ptr<ShellVm>> StartShellVm(const ShellVmRequest& req) override;
+  absl::StatusOr<std::unique_ptr<ShellVm>> StartShellVm(const ShellVmRequest& req,
+                                                        AbortSignal& abort) override;
   uint32_t vms_running() override { return running_.load(); }
   std::string accelerator() override { return "fake"; }
 
