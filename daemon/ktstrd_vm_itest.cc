@@ -152,6 +152,33 @@ TEST_F(KtstrdVmTest, ExampleTestPassesInAVmAndIsStored) {
   EXPECT_TRUE(absl::StrContains(out, "\"warmVm\": true")) << out;
 }
 
+// Two NUMA nodes (2n2l1c1t), one cgroup per node bound to its node's memory: the workers'
+// page samples (numa_maps, in the guest) land on their own node, and the job's stored
+// report says so per cgroup. ~15 s under TCG (a new shape: one cold boot).
+TEST_F(KtstrdVmTest, NumaBoundCgroupsKeepTheirPagesOnTheirNode) {
+  std::string out, err;
+  ASSERT_EQ(ktstr::daemon::testing::RunClient(Sock(), getenv("TEST_TMPDIR"),
+                                              {"test", "scheduler_tests/numa_tests", "--json"},
+                                              &out, &err),
+            0)
+      << out << err;
+  ktstr::v1::Run run;
+  google::protobuf::util::JsonParseOptions opts;
+  opts.ignore_unknown_fields = true;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &run, opts).ok()) << out;
+  ASSERT_EQ(run.jobs_size(), 1);
+  const ktstr::v1::Verdict& v = run.jobs(0).verdict();
+  EXPECT_EQ(v.kind(), ktstr::v1::VERDICT_KIND_PASS) << v.DebugString();
+  int checked = 0;
+  for (const ktstr::v1::CgroupStats& c : v.report().stats().cgroups()) {
+    // The 4 MiB cache_pressure buffer is 1024 pages.
+    EXPECT_GE(c.numa_pages(), 1024u) << c.DebugString();
+    EXPECT_GE(c.page_locality(), 0.9) << c.DebugString();
+    ++checked;
+  }
+  EXPECT_EQ(checked, 2) << v.DebugString();
+}
+
 // With no flags ktstrd serves the kernel tools/setup fetched, from the kernel cache, under
 // its real key; the jobs above ran on it.
 // `ktstr-client gauntlet` on two tiny presets: one run, two VMs of different shapes (1n1l4c1t,

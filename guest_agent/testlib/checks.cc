@@ -192,11 +192,32 @@ std::string AssertResult::StatsText() const {
         c.min_off_cpu_pct, c.max_off_cpu_pct, c.spread_pct, c.max_gap_ms, c.max_gap_cpu,
         c.total_migrations, c.total_iterations, c.total_work_units, c.p99_wake_latency_us,
         c.mean_run_delay_us);
+    if (c.numa_pages > 0) {  // sampled only when a NUMA check is on
+      out.pop_back();
+      absl::StrAppendFormat(&out, ", page locality %.1f%% of %d pages\n", c.page_locality * 100,
+                            c.numa_pages);
+    }
   }
   return out;
 }
 
-CgroupStats ComputeCgroupStats(const CgroupReports& group) {
+namespace {
+
+// The nodes a worker's pages belong on: its policy's, else (local allocation) those of the
+// CPUs it ran on. Empty when unknown (no topology): then every page counts as local.
+std::set<int> PolicyNodes(const WorkerReport& r, const NumaFacts& numa) {
+  if (!r.policy_nodes.empty()) return {r.policy_nodes.begin(), r.policy_nodes.end()};
+  std::set<int> nodes;
+  for (int cpu : r.cpus_used) {
+    auto it = numa.node_of_cpu.find(cpu);
+    if (it != numa.node_of_cpu.end()) nodes.insert(it->second);
+  }
+  return nodes;
+}
+
+}  // namespace
+
+CgroupStats ComputeCgroupStats(const CgroupReports& group, const NumaFacts& numa) {
   CgroupStats c;
   c.name = group.name;
   c.allowed_cpus = group.allowed_cpus;
@@ -220,7 +241,14 @@ CgroupStats ComputeCgroupStats(const CgroupReports& group) {
     if (r.schedstat_run_count > 0) {
       run_delays.push_back(r.schedstat_run_delay_ns / 1000.0 / r.schedstat_run_count);
     }
+    const std::set<int> home = PolicyNodes(r, numa);
+    for (const auto& [node, pages] : r.numa_pages) {
+      c.numa_pages += pages;
+      if (home.empty() || home.count(node)) c.numa_policy_pages += pages;
+    }
   }
+  c.page_locality =
+      c.numa_pages ? static_cast<double>(c.numa_policy_pages) / c.numa_pages : 1.0;
   if (!off.empty()) {
     c.avg_off_cpu_pct = stats::Mean(off);
     c.min_off_cpu_pct = *std::min_element(off.begin(), off.end());
@@ -323,6 +351,14 @@ void CheckGroup(const CgroupReports& g, const CgroupStats& c, const Assert& a, A
                                    *a.max_wake_latency_cv),
                    cg);
   }
+  if (a.min_page_locality && c.page_locality < *a.min_page_locality) {
+    out.AddFailure(DetailKind::kPageLocality,
+                   absl::StrFormat("%s page locality %.2f < %.2f (%d of %d anonymous pages on "
+                                   "the memory policy's nodes)",
+                                   where, c.page_locality, *a.min_page_locality,
+                                   c.numa_policy_pages, c.numa_pages),
+                   cg);
+  }
   if (a.max_migration_ratio && c.migration_ratio > *a.max_migration_ratio) {
     out.AddFailure(DetailKind::kMigration,
                    absl::StrFormat("%s migration ratio %.4f > %.4f", where, c.migration_ratio,
@@ -333,15 +369,51 @@ void CheckGroup(const CgroupReports& g, const CgroupStats& c, const Assert& a, A
 
 }  // namespace
 
-AssertResult Evaluate(const std::vector<CgroupReports>& groups, const Assert& checks) {
+namespace {
+
+// ktstr's scenario-wide NUMA ratios, over every worker's anonymous pages.
+void CheckNumaTotals(const std::vector<CgroupReports>& groups, const Assert& a,
+                     const NumaFacts& numa, AssertResult& out) {
+  uint64_t total = 0, slow = 0;
+  for (const CgroupReports& g : groups) {
+    for (const WorkerReport& r : g.reports) {
+      for (const auto& [node, pages] : r.numa_pages) {
+        total += pages;
+        if (numa.memory_only_nodes.count(node)) slow += pages;
+      }
+    }
+  }
+  if (total == 0) return;  // nothing measured: ktstr passes these (ratio of nothing)
+  const double migrated = static_cast<double>(numa.pages_migrated) / total;
+  if (a.max_cross_node_migration_ratio && migrated > *a.max_cross_node_migration_ratio) {
+    out.AddFailure(DetailKind::kCrossNodeMigration,
+                   absl::StrFormat("cross-node migration ratio %.3f > %.3f (%d pages migrated, "
+                                   "%d anonymous pages)",
+                                   migrated, *a.max_cross_node_migration_ratio,
+                                   numa.pages_migrated, total));
+  }
+  const double slow_ratio = static_cast<double>(slow) / total;
+  if (a.max_slow_tier_ratio && slow_ratio > *a.max_slow_tier_ratio) {
+    out.AddFailure(DetailKind::kSlowTier,
+                   absl::StrFormat("slow-tier ratio %.3f > %.3f (%d of %d anonymous pages on "
+                                   "memory-only nodes)",
+                                   slow_ratio, *a.max_slow_tier_ratio, slow, total));
+  }
+}
+
+}  // namespace
+
+AssertResult Evaluate(const std::vector<CgroupReports>& groups, const Assert& checks,
+                      const NumaFacts& numa) {
   AssertResult out;
   for (const CgroupReports& g : groups) {
     if (g.reports.empty()) continue;
-    CgroupStats c = ComputeCgroupStats(g);
+    CgroupStats c = ComputeCgroupStats(g, numa);
     CheckGroup(g, c, checks, out);
     out.stats.cgroups.push_back(std::move(c));
     out.workers.insert(out.workers.end(), g.reports.begin(), g.reports.end());
   }
+  CheckNumaTotals(groups, checks, numa, out);
   out.stats.Recompute();
   return out;
 }

@@ -5,7 +5,9 @@
 #define KTSTR_GUEST_AGENT_TESTLIB_CHECKS_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -45,7 +47,7 @@ struct Assert {
   std::optional<uint32_t> sustained_samples;
   std::optional<double> max_fallback_rate;   // per second
   std::optional<double> max_keep_last_rate;  // per second
-  // NUMA checks (need multi-node guests; carried, not yet evaluated).
+  // NUMA checks (guest-side, from the workers' numa_maps and /proc/vmstat).
   std::optional<double> min_page_locality;
   std::optional<double> max_cross_node_migration_ratio;
   std::optional<double> max_slow_tier_ratio;
@@ -99,6 +101,12 @@ struct CgroupStats {
   uint64_t total_work_units = 0;
   double throughput_cv = 0;
   double iterations_per_worker = 0;
+  // Anonymous pages of its workers at the end, and the fraction of them on their memory
+  // policy's nodes (local allocation: the nodes of the CPUs each worker ran on); 1.0 when
+  // there are none.
+  uint64_t numa_pages = 0;
+  uint64_t numa_policy_pages = 0;  // of numa_pages, those on the policy's nodes
+  double page_locality = 1.0;
 };
 
 struct ScenarioStats {
@@ -144,9 +152,21 @@ struct CgroupReports {
   CpuSet allowed_cpus;
 };
 
-CgroupStats ComputeCgroupStats(const CgroupReports& group);
-// Statistics plus every enabled check, per cgroup.
-AssertResult Evaluate(const std::vector<CgroupReports>& groups, const Assert& checks);
+// What the NUMA checks need beyond the reports: the guest's node of each CPU, its nodes
+// without CPUs (memory-only: ktstr's slow tier), and /proc/vmstat's numa_pages_migrated
+// over the scenario.
+struct NumaFacts {
+  std::map<int, int> node_of_cpu;
+  std::set<int> memory_only_nodes;
+  uint64_t pages_migrated = 0;
+};
+
+CgroupStats ComputeCgroupStats(const CgroupReports& group, const NumaFacts& numa = {});
+// Statistics plus every enabled check, per cgroup; the NUMA checks (min_page_locality per
+// cgroup, max_cross_node_migration_ratio and max_slow_tier_ratio over all workers' pages)
+// from `numa`.
+AssertResult Evaluate(const std::vector<CgroupReports>& groups, const Assert& checks,
+                      const NumaFacts& numa = {});
 
 }  // namespace ktstr
 

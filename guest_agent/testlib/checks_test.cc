@@ -134,6 +134,68 @@ TEST(ChecksTest, ThroughputCvWorkRateLatencyAndMigrationRatio) {
   EXPECT_EQ(r.details[0].kind, DetailKind::kMigration);
 }
 
+// NUMA checks: cg_0 bound to node 1 (policy_nodes set), cg_1 allocating locally on the CPU
+// of node 0 it ran on; a 2-node guest with CPUs 0 (node 0) and 1 (node 1) and a memory-only
+// node 2.
+TEST(ChecksTest, PageLocalityCrossNodeMigrationAndSlowTier) {
+  NumaFacts numa;
+  numa.node_of_cpu = {{0, 0}, {1, 1}};
+  numa.memory_only_nodes = {2};
+  numa.pages_migrated = 30;
+  WorkerReport bound = Worker(1, 1000, 500);
+  bound.policy_nodes = {1};
+  bound.numa_pages = {{0, 25}, {1, 75}};  // 75% where the policy wants it
+  WorkerReport local = Worker(2, 1000, 500);
+  local.cpus_used = {0};
+  local.numa_pages = {{0, 90}, {2, 10}};  // 10 pages on the slow tier
+  Assert a = kDefaults;
+  a.min_page_locality = 0.8;
+  a.max_cross_node_migration_ratio = 0.1;
+  a.max_slow_tier_ratio = 0.01;
+  AssertResult r = Evaluate({{"cg_0", {bound}, {}}, {"cg_1", {local}, {}}}, a, numa);
+  ASSERT_EQ(r.stats.cgroups.size(), 2u);
+  EXPECT_EQ(r.stats.cgroups[0].numa_pages, 100u);
+  EXPECT_DOUBLE_EQ(r.stats.cgroups[0].page_locality, 0.75);
+  EXPECT_DOUBLE_EQ(r.stats.cgroups[1].page_locality, 0.9);
+  EXPECT_NE(r.StatsText().find("run delay 0us, page locality 75.0% of 100 pages\n"),
+            std::string::npos)
+      << r.StatsText();
+  EXPECT_FALSE(r.passed);
+  std::vector<std::string> got;
+  for (const AssertDetail& d : r.details) got.push_back(d.message);
+  ASSERT_EQ(r.details.size(), 3u) << testing::PrintToString(got);
+  EXPECT_EQ(r.details[0].kind, DetailKind::kPageLocality);
+  EXPECT_EQ(r.details[0].cgroup, "cg_0");
+  EXPECT_EQ(r.details[0].message,
+            "cg_0 page locality 0.75 < 0.80 (75 of 100 anonymous pages on the memory policy's "
+            "nodes)");
+  EXPECT_EQ(r.details[1].kind, DetailKind::kCrossNodeMigration);
+  EXPECT_EQ(r.details[1].message,
+            "cross-node migration ratio 0.150 > 0.100 (30 pages migrated, 200 anonymous pages)");
+  EXPECT_EQ(r.details[2].kind, DetailKind::kSlowTier);
+  EXPECT_EQ(r.details[2].message,
+            "slow-tier ratio 0.050 > 0.010 (10 of 200 anonymous pages on memory-only nodes)");
+
+  // Off by default, and a worker whose CPUs are unknown counts all its pages as local.
+  EXPECT_TRUE(Evaluate({{"cg_0", {bound}, {}}, {"cg_1", {local}, {}}}, kDefaults, numa).passed);
+  WorkerReport unknown = Worker(3, 1000, 500);
+  unknown.cpus_used = {7};
+  unknown.numa_pages = {{0, 5}, {1, 5}};
+  AssertResult u = Evaluate({{"cg_2", {unknown}, {}}}, a, numa);
+  EXPECT_DOUBLE_EQ(u.stats.cgroups[0].page_locality, 1.0);
+}
+
+TEST(ChecksTest, NoPagesMeansLocalityOneAndNoRatios) {
+  Assert a = kDefaults;
+  a.min_page_locality = 1.0;
+  a.max_cross_node_migration_ratio = 0.0;
+  NumaFacts numa;
+  numa.pages_migrated = 1000;
+  AssertResult r = Evaluate({{"cg_0", {Worker(1, 1000, 500)}, {}}}, a, numa);
+  EXPECT_TRUE(r.passed) << (r.details.empty() ? "" : r.details[0].message);
+  EXPECT_DOUBLE_EQ(r.stats.cgroups[0].page_locality, 1.0);
+}
+
 TEST(ChecksTest, MergeOrderMostSpecificWins) {
   Assert sched{.max_gap_ms = 3000, .max_spread_pct = 25};
   Assert test{.not_starved = false, .max_gap_ms = 500};

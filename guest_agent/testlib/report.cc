@@ -88,6 +88,8 @@ v1::ScenarioStats ToProtoStats(const ScenarioStats& s) {
     pc->set_iterations_per_worker(c.iterations_per_worker);
     pc->set_cpus_used_list(FormatCpuList(c.cpus_used));
     pc->set_allowed_cpus_list(FormatCpuList(c.allowed_cpus));
+    pc->set_numa_pages(c.numa_pages);
+    pc->set_page_locality(c.page_locality);
   }
   p.set_total_workers(s.total_workers);
   p.set_total_cpus(static_cast<uint32_t>(s.cpus_used.size()));

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "guest_agent/testlib/numa_pages.h"
 #include "guest_agent/testlib/payloads.h"
 #include "guest_agent/testlib/workers.h"
 #include "spdlog/spdlog.h"
@@ -35,6 +36,7 @@ constexpr int kBackdropScope = -1;
 struct Batch {
   std::unique_ptr<WorkerSet> set;
   int scope;
+  std::vector<int> policy_nodes;  // its memory policy's nodes; empty = local allocation
 };
 
 struct LiveCgroup {
@@ -67,7 +69,8 @@ class Runner {
   absl::StatusOr<LiveCgroup*> Find(const std::string& name);
   // Stops the batches `pred` selects, collecting their reports under the cgroup's name.
   void StopBatches(const std::function<bool(const std::string&, const Batch&)>& pred);
-  void Collect(const std::string& name, const LiveCgroup& cg, std::vector<WorkerReport> reports);
+  void Collect(const std::string& name, const LiveCgroup& cg, std::vector<WorkerReport> reports,
+               const std::vector<int>& policy_nodes);
   absl::Status EndScope(int scope);
   // Sleeps to `deadline`, re-applying `loop_ops` every `interval` when set. False when the
   // scheduler died.
@@ -144,6 +147,9 @@ absl::Status Runner::SpawnWork(const std::string& cgroup, const Work& work, int 
   spec.policy = work.sched_policy;
   spec.mem_policy = work.mem_policy;
   spec.cgroup = cgroup;
+  spec.numa_samples = checks_.min_page_locality.has_value() ||
+                      checks_.max_cross_node_migration_ratio.has_value() ||
+                      checks_.max_slow_tier_ratio.has_value();
   spec.affinity = ResolveAffinity(work.affinity, ctx_.topo, cg->cpus, spec.count, seed_++);
   if (!work.mem_policy.nodes.empty()) {
     std::set<int> nodes;
@@ -164,18 +170,25 @@ absl::Status Runner::SpawnWork(const std::string& cgroup, const Work& work, int 
     return absl::Status(set.status().code(),
                         absl::StrCat("spawn in '", cgroup, "': ", set.status().message()));
   }
-  cg->batches.push_back({*std::move(set), scope});
+  // Local allocation (Default, Local) is judged against the CPUs the workers ran on.
+  const bool local = work.mem_policy.kind == MemPolicy::Kind::kDefault ||
+                     work.mem_policy.kind == MemPolicy::Kind::kLocal;
+  cg->batches.push_back(
+      {*std::move(set), scope, local ? std::vector<int>{} : work.mem_policy.nodes});
   return absl::OkStatus();
 }
 
 void Runner::Collect(const std::string& name, const LiveCgroup& cg,
-                     std::vector<WorkerReport> reports) {
+                     std::vector<WorkerReport> reports, const std::vector<int>& policy_nodes) {
   auto [it, inserted] = collected_.try_emplace(name);
   if (inserted) {
     order_.push_back(name);
     it->second.name = name;
   }
-  for (WorkerReport& r : reports) r.cgroup = name;
+  for (WorkerReport& r : reports) {
+    r.cgroup = name;
+    r.policy_nodes = policy_nodes;
+  }
   it->second.reports.insert(it->second.reports.end(), reports.begin(), reports.end());
   // Isolation is judged against every cpuset the cgroup had, or not at all if it ran free.
   it->second.allowed_cpus =
@@ -195,7 +208,7 @@ void Runner::StopBatches(const std::function<bool(const std::string&, const Batc
         keep.push_back(std::move(b));
         continue;
       }
-      Collect(name, *cg, b.set->Stop(deadline));
+      Collect(name, *cg, b.set->Stop(deadline), b.policy_nodes);
     }
     cg->batches = std::move(keep);
   }
@@ -372,6 +385,7 @@ absl::StatusOr<AssertResult> Runner::Run(Backdrop backdrop, std::vector<Step> st
   }
   if (ctx_.settle.count() > 0) std::this_thread::sleep_for(ctx_.settle);
   start_ = Clock::now();
+  const uint64_t migrated_before = NumaPagesMigrated(ReadProcText("/proc/vmstat"));
   const Clock::time_point end = start_ + ctx_.duration;
   for (const Op& op : backdrop.ops) {
     if (absl::Status s = Apply(op, kBackdropScope); !s.ok()) return s;
@@ -422,7 +436,12 @@ absl::StatusOr<AssertResult> Runner::Run(Backdrop backdrop, std::vector<Step> st
   if (absl::Status s = EndScope(kBackdropScope); !s.ok()) return s;
   std::vector<CgroupReports> groups;
   for (const std::string& name : order_) groups.push_back(std::move(collected_[name]));
-  AssertResult result = Evaluate(groups, checks_);
+  NumaFacts numa;
+  for (const CpuInfo& c : ctx_.topo.cpus()) numa.node_of_cpu[c.cpu] = c.node;
+  numa.memory_only_nodes = MemoryOnlyNodes();
+  const uint64_t migrated_after = NumaPagesMigrated(ReadProcText("/proc/vmstat"));
+  numa.pages_migrated = migrated_after > migrated_before ? migrated_after - migrated_before : 0;
+  AssertResult result = Evaluate(groups, checks_, numa);
   result.Merge(extra_);
   if (!ctx_.SchedulerAlive() && extra_.passed) {
     result.AddFailure(DetailKind::kSchedulerDied,

@@ -52,8 +52,8 @@ const char* WorkerExitName(WorkerExit e) {
   return "?";
 }
 
-Telemetry::Telemetry(SharedWorkerSlot* slot, const volatile int* stop_flag)
-    : slot_(slot), stop_(stop_flag) {}
+Telemetry::Telemetry(SharedWorkerSlot* slot, const volatile int* stop_flag, bool numa_samples)
+    : slot_(slot), stop_(stop_flag), numa_samples_(numa_samples) {}
 
 void Telemetry::Start() {
   const uint64_t now = MonotonicNs();
@@ -101,6 +101,22 @@ void Telemetry::Checkpoint() {
   }
   if (last_cpu_ >= 0 && cpu != last_cpu_) ++slot_->migrations;
   last_cpu_ = cpu;
+  if (numa_samples_ && now - last_numa_ns_ >= config::kNumaSampleIntervalNs) {
+    last_numa_ns_ = now;
+    SampleNuma();
+  }
+}
+
+void Telemetry::SampleNuma() {
+  const std::map<int, uint64_t> pages = AnonPagesPerNode(ReadProcText("/proc/self/numa_maps"));
+  uint64_t total = 0;
+  for (const auto& [node, n] : pages) total += n;
+  if (total <= slot_->numa_total) return;
+  slot_->numa_total = total;
+  memset(slot_->numa_pages, 0, sizeof(slot_->numa_pages));
+  for (const auto& [node, n] : pages) {
+    if (node < config::kMaxNumaNodes) slot_->numa_pages[node] = n;
+  }
 }
 
 void Telemetry::RecordWakeLatency(uint64_t ns) {
@@ -130,6 +146,7 @@ void Telemetry::Finish() {
   slot_->run_delay_ns = delay - base_run_delay_;
   slot_->run_count = count - base_run_count_;
   slot_->sched_cpu_ns = cpu - base_sched_cpu_;
+  if (numa_samples_) SampleNuma();
   slot_->live_iterations.store(slot_->iterations, std::memory_order_relaxed);
   slot_->completed.store(1, std::memory_order_release);
 }
@@ -154,6 +171,9 @@ WorkerReport ReportFromSlot(const SharedWorkerSlot& slot) {
   r.schedstat_run_count = slot.run_count;
   r.schedstat_cpu_time_ns = slot.sched_cpu_ns;
   r.is_messenger = slot.is_messenger != 0;
+  for (int n = 0; n < config::kMaxNumaNodes; ++n) {
+    if (slot.numa_pages[n] > 0) r.numa_pages[n] = slot.numa_pages[n];
+  }
   r.error.assign(slot.error, strnlen(slot.error, sizeof(slot.error)));
   return r;
 }

@@ -7,9 +7,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
+#include "guest_agent/testlib/numa_pages.h"
 #include "guest_agent/testlib/topology.h"
 
 namespace ktstr {
@@ -26,6 +28,9 @@ inline constexpr int kMaxTrackedCpus = 1024;
 // SIGUSR2 to the scheduler ($SCHED_PID), whose default action kills it, so a scheduler that
 // leaves runnable work unserved surfaces as a scheduler death (with its own exit dump).
 inline constexpr uint64_t kWatchdogGapNs = 2000ull * 1000 * 1000;
+// How often a worker samples its NUMA placement (only with a NUMA check): reading
+// numa_maps walks its page tables, so not at every checkpoint.
+inline constexpr uint64_t kNumaSampleIntervalNs = 250ull * 1000 * 1000;
 }  // namespace config
 
 // How a worker process ended.
@@ -51,6 +56,12 @@ struct WorkerReport {
   uint64_t schedstat_run_delay_ns = 0;        // /proc/self/schedstat deltas
   uint64_t schedstat_run_count = 0;
   uint64_t schedstat_cpu_time_ns = 0;
+  // Anonymous private pages per NUMA node, at the worker's peak sample (numa_pages.h); empty
+  // unless a NUMA check asked for samples.
+  std::map<int, uint64_t> numa_pages;
+  // The nodes its memory policy names (Bind, Preferred, Interleave, ...); empty = local
+  // allocation, judged against the nodes of the CPUs it ran on. Set by the scenario.
+  std::vector<int> policy_nodes;
   bool is_messenger = false;  // fan-out messengers do not wait for wakes
   WorkerExit exit = WorkerExit::kCompleted;
   int exit_status = 0;  // exit code or signal for kExited/kSignaled
@@ -74,13 +85,16 @@ struct SharedWorkerSlot {
   uint64_t wake_sample_total;
   uint32_t num_samples;
   char error[256];
+  uint64_t numa_pages[config::kMaxNumaNodes];  // anonymous pages per node id (peak sample)
+  uint64_t numa_total;                         // their sum
   uint64_t samples[config::kMaxLatencySamples];
 };
 
 // Lives in the worker process; one per worker. Not thread-safe.
 class Telemetry {
  public:
-  Telemetry(SharedWorkerSlot* slot, const volatile int* stop_flag);
+  // `numa_samples`: take NUMA page samples (see SampleNuma).
+  Telemetry(SharedWorkerSlot* slot, const volatile int* stop_flag, bool numa_samples = false);
   // Starts the clocks and schedstat baseline (called once the worker is released). Reads
   // SCHED_PID for the watchdog unless KTSTR_NO_WATCHDOG is set (ktstr's repro mode).
   void Start();
@@ -97,6 +111,11 @@ class Telemetry {
   void Finish();
 
  private:
+  // Reads this process's anonymous pages per node and keeps the sample with the most pages
+  // (the peak working set: work types free their buffers before Finish). At checkpoints, at
+  // most every config::kNumaSampleInterval, and once at Finish.
+  void SampleNuma();
+
   SharedWorkerSlot* slot_;
   const volatile int* stop_;
   uint64_t start_ns_ = 0, start_cpu_ns_ = 0, last_ck_ns_ = 0, next_ck_units_ = 0;
@@ -104,6 +123,8 @@ class Telemetry {
   int last_cpu_ = -1;
   pid_t sched_pid_ = 0;         // from SCHED_PID; 0 = no watchdog
   bool watchdog_fired_ = false;
+  const bool numa_samples_;
+  uint64_t last_numa_ns_ = 0;
   uint64_t rng_ = 0x9E3779B97F4A7C15ull;
 };
 

@@ -134,7 +134,7 @@ std::string ApplyWorkerSetup(const WorkerSpec& spec, int index) {
   // still gets a (short) report below.
   if (n != 1 && !g_worker_stop) _exit(0);
 
-  Telemetry t(slot, &g_worker_stop);
+  Telemetry t(slot, &g_worker_stop, spec.numa_samples);
   if (std::string err = ApplyWorkerSetup(spec, index); !err.empty()) {
     t.SetError(err);
     t.Start();

@@ -32,6 +32,9 @@ struct WorkerSpec {
   // Per-worker CPU affinity; empty (or an empty entry) = inherit the cgroup's cpuset.
   std::vector<CpuSet> affinity;
   std::string cgroup;  // recorded in the reports; placement is done by `place`
+  // Sample /proc/self/numa_maps while working (a NUMA check is enabled); off, a worker
+  // never reads it.
+  bool numa_samples = false;
 };
 
 class WorkerSet {
