@@ -52,7 +52,7 @@ absl::StatusOr<GauntletOptions> ParseArgs(const Args& args) {
   while (r.Next() && r.status().ok() && bad.ok()) {
     const std::string& a = r.arg();
     if (ParseSharedRunOption(r, &o, &bad)) {
-      // -E, --duration, --json, --junit, -v
+      // -E, --duration, --label, --json, --junit, -v
     } else if (r.Option("--presets", &v) || r.Option("--profiles", &v)) {
       const bool presets = absl::StartsWith(a, "--presets");
       absl::StatusOr<std::vector<std::string>> names =
@@ -82,7 +82,8 @@ absl::StatusOr<GauntletOptions> ParseArgs(const Args& args) {
   if (o.binaries.empty()) {
     return absl::InvalidArgumentError(
         "usage: ktstr-client gauntlet BINARY... [-E FILTER] [--presets NAME,...|all] "
-        "[--profiles NAME,...|all] [--kernel K]... [--max-vcpus N] [--dry-run] (see --help)");
+        "[--profiles NAME,...|all] [--kernel K]... [--max-vcpus N] [--label K=V] [--dry-run] "
+        "(see --help)");
   }
   return o;
 }
@@ -193,6 +194,8 @@ int GauntletCommand(const ConnectOptions& conn_opts, const Args& args) {
     if (!job.ok()) return Fail(job.status());
     job->mutable_shape()->set_memory_mb(MemoryFor(v.test->memory_mb(), v.topology));
     auto& labels = *job->mutable_labels();
+    // The gauntlet's own labels (set below) win over a --label of the same key.
+    for (const auto& [k, val] : o->labels) labels[k] = val;
     labels["gauntlet"] = "1";
     labels["preset"] = v.preset;
     labels["profile"] = v.profile_name();

@@ -107,7 +107,8 @@ TEST_F(GauntletFakeDaemonTest, RunsEveryVariantPrintsTheMatrixAndFailsOnAFailure
 TEST_F(GauntletFakeDaemonTest, JobsCarryPresetTopologyProfileFlagsAndArgs) {
   std::string out, err;
   ASSERT_EQ(Gauntlet({"-E", "sched_fail", "--max-vcpus", "12", "--presets", "smt-3llc",
-                      "--profiles", "default,llc+steal", "--json"},
+                      "--profiles", "default,llc+steal", "--label", "team=sched",
+                      "--label", "preset=mine", "--json"},
                      &out, &err),
             1)
       << err;
@@ -120,7 +121,8 @@ TEST_F(GauntletFakeDaemonTest, JobsCarryPresetTopologyProfileFlagsAndArgs) {
   for (const auto& j : run.jobs()) by_profile[j.spec().labels().at("profile")] = &j.spec();
   for (const auto& [profile, spec] : by_profile) {
     EXPECT_EQ(spec->labels().at("gauntlet"), "1");
-    EXPECT_EQ(spec->labels().at("preset"), "smt-3llc");
+    EXPECT_EQ(spec->labels().at("team"), "sched");         // --label
+    EXPECT_EQ(spec->labels().at("preset"), "smt-3llc");    // the gauntlet's own wins
     EXPECT_EQ(spec->shape().topology().llcs(), 3u);
     EXPECT_EQ(spec->shape().topology().cores_per_llc(), 2u);
     EXPECT_EQ(spec->shape().topology().threads_per_core(), 2u);
@@ -153,6 +155,8 @@ TEST_F(GauntletFakeDaemonTest, DryRunAsksTheDaemonForItsBudgetAndSubmitsNothing)
 
 TEST_F(GauntletFakeDaemonTest, BadNamesAreUsageErrors) {
   std::string out, err;
+  EXPECT_EQ(Gauntlet({"--label", "novalue"}, &out, &err), 2);
+  EXPECT_TRUE(absl::StrContains(err, "--label takes KEY=VALUE")) << err;
   EXPECT_EQ(Gauntlet({"--presets", "tiny-1llc,huge"}, &out, &err), 2);
   EXPECT_TRUE(absl::StrContains(err, "unknown topology preset \"huge\"; known: tiny-1llc"))
       << err;

@@ -61,6 +61,8 @@ Runs every selected test as many variants, in one run (ktstr's gauntlet):
   --kernel K             repeatable; one variant per kernel
   --max-vcpus N          skip presets with more than N vCPUs
   --duration S           override every test's duration
+  --label K=V            a label on every job (repeatable; preset, profile, gauntlet and
+                         kernel are the gauntlet's own)
   --dry-run              print the variants and every skipped preset with its reason; no run
                          (no daemon needed when --max-vcpus is given); with --json the
                          plan as JSON: vcpu_cap, variants (name, binary, test, preset,
@@ -79,8 +81,9 @@ constexpr Command kCommands[] = {
              " [--junit FILE] [--label K=V] [-v]\n      run the tests of ktstr test binaries in VMs",
      ktstr::client::TestCommand, kTestDetails},
     {"gauntlet", "BINARY... [-E FILTER] [--presets NAME,...|all] [--profiles NAME,...|all]"
-                 " [--kernel K]... [--max-vcpus N] [--duration S] [--json] [--junit FILE]"
-                 " [--dry-run] [-v]\n      every test x topology preset x flag profile x kernel",
+                 " [--kernel K]... [--max-vcpus N] [--duration S] [--label K=V] [--json]"
+                 " [--junit FILE] [--dry-run] [-v]\n      every test x topology preset x flag"
+                 " profile x kernel",
      ktstr::client::GauntletCommand, kGauntletDetails},
     {"stats", "list [--all] | show [RUN] | compare A B [--threshold PCT]\n"
               "      stored results", ktstr::client::StatsCommand},

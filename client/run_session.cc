@@ -63,6 +63,13 @@ bool ParseSharedRunOption(ArgReader& r, SharedRunOptions* o, absl::Status* statu
     if (r.status().ok() && !absl::SimpleAtoi(v, &o->duration_s)) {
       *status = absl::InvalidArgumentError("--duration takes whole seconds");
     }
+  } else if (r.Option("--label", &v)) {
+    const size_t eq = v.find('=');
+    if (r.status().ok() && (eq == std::string::npos || eq == 0)) {
+      *status = absl::InvalidArgumentError("--label takes KEY=VALUE");
+    } else if (eq != std::string::npos) {
+      o->labels[v.substr(0, eq)] = v.substr(eq + 1);
+    }
   } else if (r.Option("--junit", &v)) {
     o->output.junit = v;
   } else if (a == "--json") {

@@ -5,6 +5,7 @@
 #ifndef KTSTR_CLIENT_RUN_SESSION_H_
 #define KTSTR_CLIENT_RUN_SESSION_H_
 
+#include <map>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -24,6 +25,7 @@ struct RunOutputOptions {
 struct SharedRunOptions {
   std::string filter;       // substring of the test name
   uint32_t duration_s = 0;  // 0 = each test's own
+  std::map<std::string, std::string> labels;  // --label K=V, on every job
   RunOutputOptions output;
 };
 // True when the reader's current argument is one of them; a bad value is an INVALID_ARGUMENT

@@ -27,7 +27,6 @@ struct TestOptions : SharedRunOptions {
   std::vector<std::string> binaries;
   std::string kernel;
   std::optional<ktstr::v1::Topology> topology;
-  std::map<std::string, std::string> labels;  // --label K=V, on every job
 };
 
 absl::StatusOr<TestOptions> ParseArgs(const Args& args) {
@@ -38,7 +37,7 @@ absl::StatusOr<TestOptions> ParseArgs(const Args& args) {
   while (r.Next() && r.status().ok() && bad.ok()) {
     const std::string& a = r.arg();
     if (ParseSharedRunOption(r, &o, &bad)) {
-      // -E, --duration, --json, --junit, -v
+      // -E, --duration, --label, --json, --junit, -v
     } else if (r.Option("--kernel", &v)) {
       o.kernel = v;
     } else if (r.Option("--topology", &v)) {
@@ -46,12 +45,6 @@ absl::StatusOr<TestOptions> ParseArgs(const Args& args) {
       absl::StatusOr<ktstr::v1::Topology> t = ParseTopologyArg(v);
       if (!t.ok()) return t.status();
       o.topology = *t;
-    } else if (r.Option("--label", &v)) {
-      size_t eq = v.find('=');
-      if (r.status().ok() && eq == std::string::npos) {
-        return absl::InvalidArgumentError("--label takes KEY=VALUE");
-      }
-      if (eq != std::string::npos) o.labels[v.substr(0, eq)] = v.substr(eq + 1);
     } else if (absl::StartsWith(a, "-")) {
       return absl::InvalidArgumentError(absl::StrCat("unknown option ", a));
     } else {

@@ -131,7 +131,9 @@ TEST_P(VmTopologyTest, GuestSeesExactlyThePreset) {
       EXPECT_EQ(got["siblings"], expected[cpu].thread_siblings);
       // SMT siblings share a core_id; different cores of a package have different ones.
       const std::string key = absl::StrCat(got["package"], "/", got["siblings"]);
-      if (core_of.count(key)) EXPECT_EQ(core_of[key], got["core_id"]);
+      if (core_of.count(key)) {
+        EXPECT_EQ(core_of[key], got["core_id"]);
+      }
       core_of[key] = got["core_id"];
     }
     std::map<std::string, std::string> seen;  // package/core_id -> siblings
