@@ -40,6 +40,44 @@ declares, and prints one line per test as its verdict arrives, then a summary li
 Exit codes: 0 nothing failed (skips are not failures), 1 a test failed, 2 usage, 3 error.
 )";
 
+constexpr char kStatsDetails[] = R"(
+Results ktstrd stored (SQLite, results.db in its state directory).
+  list [--all]      your runs, newest first (the last 50): id, tests, date, arch, outcome;
+                    --all: every user's runs
+  show [RUN]        one run (default: your latest): each job's verdict and reason, its
+                    per-cgroup statistics, console and scheduler-log excerpts
+  compare A B [--threshold PCT]
+                    pairs the jobs of two runs by test, topology, scheduler and flags, and
+                    lists each metric that changed significantly (ktstr's dual gate: an
+                    absolute and a relative change per metric; --threshold replaces every
+                    relative gate by PCT%). Exit 1 when anything regressed.
+)";
+
+constexpr char kPoolDetails[] = R"(
+The warm pool: per (kernel, topology, memory, kernel args) a template VM snapshotted after
+boot and ready clones restored from it, so a job starts in a fraction of a second.
+  status            the budget (vCPUs, MiB in use of ktstrd's budget) and each pool: ready,
+                    booting and busy VMs, its target, snapshot or cold-boot mode (and why),
+                    the last boot error
+  target N,L,C,T COUNT [--memory MB] [--kernel KEY]
+                    keep COUNT ready clones of that shape (default kernel: the daemon's);
+                    0 releases them. Pools also start on their own when jobs of a shape are
+                    queued, and empty themselves after ktstrd's --pool_idle_s unused.
+)";
+
+constexpr char kDaemonDetails[] = R"(
+  status            version, pid, socket, state directory, results database, accelerator
+                    (kvm or tcg), default kernel, active runs, queued/running jobs, VMs
+  stop [--drain]    stop ktstrd: queued jobs are cancelled and running ones aborted (their
+                    verdicts are stored), every VM is killed; --drain first lets every
+                    accepted run finish. Neither ever starts a daemon.
+)";
+
+constexpr char kCancelDetails[] = R"(
+Queued jobs of RUN end CANCELLED at once; running ones have their VM killed (a VM still
+booting stops booting) and end CANCELLED. Only the run's owner (or root) may cancel it.
+)";
+
 constexpr char kGauntletDetails[] = R"(
 Runs every selected test as many variants, in one run (ktstr's gauntlet):
   variants = tests x presets x flag profiles x kernels, where for each test
@@ -86,16 +124,18 @@ constexpr Command kCommands[] = {
                  " profile x kernel",
      ktstr::client::GauntletCommand, kGauntletDetails},
     {"stats", "list [--all] | show [RUN] | compare A B [--threshold PCT]\n"
-              "      stored results", ktstr::client::StatsCommand},
+              "      stored results", ktstr::client::StatsCommand, kStatsDetails},
     {"pool", "status | target N,L,C,T COUNT [--memory MB] [--kernel KEY]\n      the warm VM pool",
-     ktstr::client::PoolCommand},
+     ktstr::client::PoolCommand, kPoolDetails},
     {"kernel", "list [--json] | import PATH [--vmlinux F] [--config F] [--version V] [--default]"
                " | remove KEY | clean [--keep N] [--corrupt-only]"
                " | build [VERSION] [--source DIR] [--force] [--clean] [-j N] [--default]\n"
                "      guest kernels the daemon can boot (its kernel cache)",
      ktstr::client::KernelCommand},
-    {"daemon", "status | stop [--drain]\n      the daemon itself", ktstr::client::DaemonCommand},
-    {"cancel", "RUN\n      cancel a run's queued and running jobs", ktstr::client::CancelCommand},
+    {"daemon", "status | stop [--drain]\n      the daemon itself", ktstr::client::DaemonCommand,
+     kDaemonDetails},
+    {"cancel", "RUN\n      cancel a run's queued and running jobs", ktstr::client::CancelCommand,
+     kCancelDetails},
     {"shell", ktstr::client::kShellUsage, ktstr::client::ShellCommand},
 };
 
@@ -142,7 +182,7 @@ int main(int argc, char** argv) {
   Args args(argv + i + 1, argv + argc);
   for (const Command& c : kCommands) {
     if (std::strcmp(c.name, argv[i]) == 0) {
-      if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+      if (c.details != nullptr && !args.empty() && (args[0] == "--help" || args[0] == "-h")) {
         printf("ktstr-client %s %s\n%s", c.name, c.help, c.details ? c.details : "");
         return ktstr::client::kExitOk;
       }
