@@ -15,6 +15,7 @@
 #include "client/arg_reader.h"
 #include "client/commands.h"
 #include "client/exit_codes.h"
+#include "client/gauntlet_budget.h"
 #include "client/gauntlet_matrix.h"
 #include "client/gauntlet_plan.h"
 #include "client/job_builder.h"
@@ -30,6 +31,7 @@ struct GauntletOptions : SharedRunOptions {
   GauntletSelection selection;
   bool max_vcpus_given = false;
   bool dry_run = false;
+  double budget_s = 0;  // --budget / KTSTR_BUDGET_SECS; 0 = every variant
 };
 
 // "a,b" -> {a, b}; "all" -> {} (no restriction). Empty items are an error.
@@ -68,6 +70,10 @@ absl::StatusOr<GauntletOptions> ParseArgs(const Args& args) {
         return absl::InvalidArgumentError("--max-vcpus takes a positive number of vCPUs");
       }
       o.max_vcpus_given = true;
+    } else if (r.Option("--budget", &v)) {
+      if (r.status().ok() && (!absl::SimpleAtod(v, &o.budget_s) || !(o.budget_s > 0))) {
+        return absl::InvalidArgumentError("--budget takes a positive number of seconds");
+      }
     } else if (a == "--dry-run") {
       o.dry_run = true;
     } else if (absl::StartsWith(a, "-")) {
@@ -78,12 +84,18 @@ absl::StatusOr<GauntletOptions> ParseArgs(const Args& args) {
   }
   if (!r.status().ok()) return r.status();
   if (!bad.ok()) return bad;
+  if (const char* env = getenv("KTSTR_BUDGET_SECS"); env != nullptr && o.budget_s == 0) {
+    if (!absl::SimpleAtod(env, &o.budget_s) || !(o.budget_s > 0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("KTSTR_BUDGET_SECS='", env, "' is not a positive number of seconds"));
+    }
+  }
   o.selection.filter = o.filter;
   if (o.binaries.empty()) {
     return absl::InvalidArgumentError(
         "usage: ktstr-client gauntlet BINARY... [-E FILTER] [--presets NAME,...|all] "
-        "[--profiles NAME,...|all] [--kernel K]... [--max-vcpus N] [--label K=V] [--dry-run] "
-        "(see --help)");
+        "[--profiles NAME,...|all] [--kernel K]... [--max-vcpus N] [--budget SECS] [--label K=V] "
+        "[--dry-run] (see --help)");
   }
   return o;
 }
@@ -160,6 +172,15 @@ int GauntletCommand(const ConnectOptions& conn_opts, const Args& args) {
   if (plan->tests_selected == 0) {
     return Usage(absl::InvalidArgumentError(absl::StrCat(
         "no test matches", o->selection.filter.empty() ? "" : " -E " + o->selection.filter)));
+  }
+  if (o->budget_s > 0) {
+    // The time budget keeps the variants that cover the most configurations per second.
+    const size_t all = plan->variants.size();
+    BudgetSelection sel = SelectWithinBudget(plan->variants, o->budget_s);
+    std::vector<GauntletVariant> kept;
+    for (size_t i : sel.chosen) kept.push_back(plan->variants[i]);
+    plan->variants = std::move(kept);
+    fprintf(stderr, "%s\n", sel.Summary(all, o->budget_s).c_str());
   }
   const std::string cap_source = o->max_vcpus_given ? "--max-vcpus" : "the daemon's vCPU budget";
   if (o->dry_run && o->output.json) {

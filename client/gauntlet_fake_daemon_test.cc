@@ -142,6 +142,12 @@ TEST_F(GauntletFakeDaemonTest, DryRunAsksTheDaemonForItsBudgetAndSubmitsNothing)
   EXPECT_EQ(Gauntlet({"--dry-run"}, &out, &err), 0) << err;
   EXPECT_TRUE(absl::StrContains(out, "vCPU cap: 8 (the daemon's vCPU budget)")) << out;
   EXPECT_TRUE(absl::StrContains(out, "gauntlet: 8 variants from 4 tests")) << out;
+  // --budget: ktstr's selection, said on stderr; the plan holds only the chosen variants.
+  EXPECT_EQ(Gauntlet({"--dry-run", "--budget", "30"}, &out, &err), 0) << err;
+  EXPECT_TRUE(absl::StrContains(err, "ktstr budget: 2/8 variants, 28/30s used")) << err;
+  EXPECT_TRUE(absl::StrContains(out, "gauntlet: 2 variants")) << out;
+  EXPECT_EQ(Gauntlet({"--dry-run", "--budget", "0"}, &out, &err), 2);
+  EXPECT_TRUE(absl::StrContains(err, "--budget takes a positive number")) << err;
   // --json: the same plan for tooling, and only JSON on stdout.
   EXPECT_EQ(Gauntlet({"--dry-run", "--json"}, &out, &err), 0) << err;
   google::protobuf::Struct plan;

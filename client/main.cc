@@ -98,6 +98,10 @@ Runs every selected test as many variants, in one run (ktstr's gauntlet):
   --profiles A,B | all   only these flag profiles (a name no selected test has is an error)
   --kernel K             repeatable; one variant per kernel
   --max-vcpus N          skip presets with more than N vCPUs
+  --budget SECS          keep only the variants that cover the most configurations (test,
+                         scheduler, flags, CPU/LLC/NUMA buckets, SMT, expect_err, duration,
+                         kernel) per estimated second within SECS (ktstr's selection; env
+                         KTSTR_BUDGET_SECS); prints "ktstr budget: ..." on stderr
   --duration S           override every test's duration
   --label K=V            a label on every job (repeatable; preset, profile, gauntlet and
                          kernel are the gauntlet's own)
@@ -119,7 +123,8 @@ constexpr Command kCommands[] = {
              " [--junit FILE] [--label K=V] [-v]\n      run the tests of ktstr test binaries in VMs",
      ktstr::client::TestCommand, kTestDetails},
     {"gauntlet", "BINARY... [-E FILTER] [--presets NAME,...|all] [--profiles NAME,...|all]"
-                 " [--kernel K]... [--max-vcpus N] [--duration S] [--label K=V] [--json]"
+                 " [--kernel K]... [--max-vcpus N] [--budget SECS] [--duration S] [--label K=V]"
+                 " [--json]"
                  " [--junit FILE] [--dry-run] [-v]\n      every test x topology preset x flag"
                  " profile x kernel",
      ktstr::client::GauntletCommand, kGauntletDetails},
