@@ -1,8 +1,8 @@
 // ktstr's budget selection over real gauntlet plans (test lists as --ktstr-list prints them).
 #include "client/gauntlet_budget.h"
 
-#include <google/protobuf/util/json_util.h>
-
+#include "absl/strings/str_cat.h"
+#include "client/testing/listed_binary.h"
 #include "gtest/gtest.h"
 
 namespace ktstr::client {
@@ -24,14 +24,7 @@ std::string EevdfTest(const std::string& name) {
 }
 
 std::vector<GauntletBinary> Binaries(const std::vector<std::string>& tests) {
-  GauntletBinary b{"/x/bin", {}};
-  std::string json = "{\"tests\":[";
-  for (size_t i = 0; i < tests.size(); ++i) json += (i ? "," : "") + tests[i];
-  json += "]}";
-  google::protobuf::util::JsonParseOptions o;
-  o.ignore_unknown_fields = true;
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &b.list, o).ok()) << json;
-  return {b};
+  return {testing::ListedBinary("/x/bin", tests)};
 }
 
 TEST(GauntletBudgetTest, CostIsKtstrsEstimate) {

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "absl/strings/match.h"
+#include "client/testing/listed_binary.h"
 #include "gtest/gtest.h"
 
 namespace ktstr::client {
@@ -33,14 +34,7 @@ std::string SchedTest(const std::string& name) {
 }
 
 GauntletBinary Binary(const std::string& path, const std::vector<std::string>& tests) {
-  GauntletBinary b{path, {}};
-  std::string json = "{\"tests\":[";
-  for (size_t i = 0; i < tests.size(); ++i) json += (i ? "," : "") + tests[i];
-  json += "]}";
-  google::protobuf::util::JsonParseOptions o;
-  o.ignore_unknown_fields = true;
-  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &b.list, o).ok()) << json;
-  return b;
+  return testing::ListedBinary(path, tests);
 }
 
 std::set<std::string> Presets(const GauntletPlan& p) {
