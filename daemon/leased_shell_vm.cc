@@ -9,10 +9,6 @@
 namespace ktstr::daemon {
 namespace {
 
-// When the agent's connection breaks, how long the console may take to show the kernel's
-// crash line (the panic is printed as the guest dies).
-constexpr absl::Duration kCrashSettle = absl::Seconds(3);
-
 class LeasedShellVm : public ShellVm {
  public:
   LeasedShellVm(std::unique_ptr<LeasedVm> vm, std::function<void()> on_destroyed)
@@ -49,7 +45,7 @@ class LeasedShellVm : public ShellVm {
       if (exit.status().code() == absl::StatusCode::kDeadlineExceeded) return exit.status();
       // Killed on purpose (timeout, cancel, shutdown): the session says why.
       if (killed_.load()) return absl::UnavailableError("the shell's VM was killed");
-      if (std::optional<CrashObservation> crash = AwaitFatalCrash(*leased_->vm, kCrashSettle)) {
+      if (std::optional<CrashObservation> crash = AwaitFatalCrash(*leased_->vm, config::kCrashSettle)) {
         return absl::UnavailableError(
             absl::StrCat("the guest kernel crashed: ", crash->headline));
       }

@@ -77,10 +77,4 @@ std::optional<ktstr::v1::RunEvent> WatcherQueue::Pop() {
   return ev;
 }
 
-void WatcherQueue::clear() {
-  queue_.clear();
-  output_bytes_ = 0;
-  dropped_ = 0;
-}
-
 }  // namespace ktstr::daemon

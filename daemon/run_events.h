@@ -57,8 +57,6 @@ class WatcherQueue {
       : max_output_bytes_(max_output_bytes) {}
   void Push(const ktstr::v1::RunEvent& ev);
   std::optional<ktstr::v1::RunEvent> Pop();
-  bool empty() const { return queue_.empty(); }
-  void clear();
   size_t output_bytes() const { return output_bytes_; }
 
  private:

@@ -11,6 +11,11 @@
 
 namespace ktstr::daemon {
 
+namespace config {
+// After the guest agent's connection breaks, time for the kernel to finish printing a panic.
+inline constexpr absl::Duration kCrashSettle = absl::Seconds(3);
+}  // namespace config
+
 // The crash kind a console event maps to; UNSPECIFIED for sched_ext exits (the guest agent
 // reports those, with more detail).
 ktstr::v1::CrashKind ToProtoCrash(vmm::CrashKind kind);

@@ -24,8 +24,6 @@ namespace {
 
 // Where the test binary goes in the guest.
 constexpr char kGuestBinDir[] = "/opt/ktstr/bin/";
-// After the agent connection breaks, time for the kernel to finish printing a panic.
-constexpr absl::Duration kCrashSettle = absl::Seconds(3);
 // Console lines kept as the excerpt when nothing more specific exists.
 constexpr int kConsoleTailLines = 40;
 
@@ -264,7 +262,7 @@ ExecutionOutcome VmExecutor::Execute(const JobRequest& req, const JobProgress& p
       result = std::move(*r);
     } else if (!abort.aborted()) {
       // The agent went away: most often the kernel died. Let the report finish printing.
-      absl::SleepFor(kCrashSettle);
+      absl::SleepFor(config::kCrashSettle);
       out.infra_error = absl::StrCat("lost the guest agent: ", r.status().message());
     }
   }
