@@ -1,4 +1,4 @@
-// ktstr's budget selection for the gauntlet (reference/ktstr.md §8.2): from all variants,
+// The budget selection of ktstr (the Rust original) for the gauntlet: from all variants,
 // greedily pick the one that adds the most not-yet-covered configuration features per
 // estimated second and still fits the remaining budget, until nothing fits or adds coverage.
 // The result is a subset that covers as many configurations as the time allows, not the

@@ -1,4 +1,4 @@
-// The gauntlet expansion (reference/ktstr.md §2.1, §8): every selected test × every
+// The gauntlet expansion, as in ktstr (the Rust original): every selected test × every
 // topology preset satisfying the test's gauntlet constraints and the vCPU cap × every flag
 // profile of its scheduler × every kernel. Pure: no daemon, no upload; `--dry-run` prints it.
 //

@@ -13,7 +13,7 @@
 namespace ktstr::client {
 namespace {
 
-// ktstr's resolved defaults (reference/ktstr.md §2.1): 1..1 nodes, 1..12 LLCs, 1..192 CPUs.
+// ktstr's resolved gauntlet defaults: 1..1 nodes, 1..12 LLCs, 1..192 CPUs.
 constexpr char kDefaults[] =
     R"("min_numa_nodes":1,"max_numa_nodes":1,"min_llcs":1,"max_llcs":12,"min_cpus":1,)"
     R"("max_cpus":192,"requires_smt":false)";

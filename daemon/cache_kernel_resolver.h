@@ -1,6 +1,6 @@
 // KernelResolver over kcache::KernelCache: the daemon's kernels are the cache's entries.
 // Default = the entry marked with ImportKernel{make_default} (a key in `default_marker`)
-// while it is valid, else the cache's newest valid entry (the seed's rule).
+// while it is valid, else the cache's newest valid entry (ktstr's rule).
 #ifndef KTSTR_DAEMON_CACHE_KERNEL_RESOLVER_H_
 #define KTSTR_DAEMON_CACHE_KERNEL_RESOLVER_H_
 

@@ -16,7 +16,8 @@ struct MetricRule {
   double rel_gate;
 };
 
-// The seed's registry (reference/ktstr.md §7.4), for the metrics ScenarioStats carries.
+// ktstr's metric registry (polarity, absolute and relative gates), for the metrics
+// ScenarioStats carries; daemon/README.md lists them.
 constexpr MetricRule kRules[] = {
     {"worst_spread", false, 5.0, 0.25},
     {"worst_gap_ms", false, 500, 0.50},

@@ -1,4 +1,5 @@
-// A/B comparison of two runs (ktstr's dual-gate rule, reference/ktstr.md §7.4): jobs are
+// A/B comparison of two runs (ktstr's dual-gate rule: a change counts only past both
+// the metric's absolute and relative threshold): jobs are
 // paired by "test topology scheduler flags"; for each registry metric of two passing jobs,
 // a change is significant only when |b - a| >= the absolute gate AND |(b - a) / a| >= the
 // relative gate; its direction comes from the metric's polarity.

@@ -1,8 +1,7 @@
 // Host side of the guest channel: talks agent.proto frames to one VM's agent over the unix
 // socket QEMU exposes for the virtio-serial port (or to a --no-pid1 agent in tests).
 //
-// Every call takes a deadline. Connect copes with the virtio-serial quirks (reference vm.md
-// §2): the socket may exist before the guest opened its port, bytes sent before then stay
+// Every call takes a deadline. Connect copes with the virtio-serial quirks (vmm/README.md): the socket may exist before the guest opened its port, bytes sent before then stay
 // queued in QEMU, so Connect re-sends a Ping at a modest interval until a Pong comes back.
 // Several calls may run at once from different threads; replies are routed by request id.
 #ifndef KTSTR_GUEST_AGENT_AGENT_CLIENT_H_
@@ -29,7 +28,7 @@ namespace ktstr::agent {
 
 namespace config {
 // How often Connect re-sends its Ping while the guest has not answered: slow enough not to
-// fill QEMU's socket buffer while the guest port is closed (vm.md §2), fast enough to notice
+// fill QEMU's socket buffer while the guest port is closed (vmm/README.md), fast enough to notice
 // a freshly booted or restored guest within a fraction of a second.
 inline constexpr absl::Duration kConnectPingInterval = absl::Milliseconds(250);
 // Retry interval for connect() while QEMU has not created the socket yet.

@@ -68,7 +68,7 @@ class AgentVmTest : public ::testing::Test {
     spec.boot_timeout = absl::Seconds(240);  // TCG on a shared 2-core host
     spec.lifetime = absl::Minutes(15);
     // Connect while the guest is still booting: the socket exists before the guest opens its
-    // port, so the client's pings queue in QEMU until the agent starts reading (vm.md §2).
+    // port, so the client's pings queue in QEMU until the agent starts reading (vmm/README.md).
     auto vm = vmm::QemuVm::Launch(spec, vmm::LaunchOptions{});
     ASSERT_TRUE(vm.ok()) << vm.status();
     vm_ = vm->release();

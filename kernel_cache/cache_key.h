@@ -1,4 +1,4 @@
-// Cache keys: one directory name per cached kernel, in the seed's forms plus ours.
+// Cache keys: one directory name per cached kernel, in ktstr's forms plus ours.
 //   {version}-tarball-{arch}-kc{frag}          kernel.org tarball built with the fragment
 //   {version}-debsrc-{arch}-kc{frag}           Debian linux-source-X.Y built with the fragment
 //   {ref}-git-{hash7}-{arch}-kc{frag}          git ref
@@ -47,7 +47,7 @@ std::string ImageKey(absl::string_view release, absl::string_view arch,
 // start with '.' (temporary and lock directories do), printable ASCII only.
 bool IsValidKey(absl::string_view key);
 
-// What a KTSTR_KERNEL / --kernel value names (seed rule, reference/ktstr.md §1.2).
+// What a KTSTR_KERNEL / --kernel value names (ktstr's rule, kernel_cache/README.md).
 enum class KernelSpecKind { kPath, kVersion, kCacheKey };
 // A path contains '/' or starts with '.' or '~'; a version is N.N[.N][-rcN] or a prefix
 // thereof ("6", "6.14"); anything else is a cache key.

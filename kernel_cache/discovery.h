@@ -1,4 +1,4 @@
-// Test-time kernel discovery: the seed's nine steps, in order (reference/ktstr.md §1.2).
+// Test-time kernel discovery: ktstr's nine steps, in order (kernel_cache/README.md).
 //   1. KTSTR_TEST_KERNEL  — a direct image path.
 //   2. KTSTR_KERNEL       — a path (a file, or a tree searched for arch/x86/boot/bzImage),
 //                           a version ("6.14.2", prefix "6.14": newest cached match) or a

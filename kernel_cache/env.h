@@ -14,7 +14,7 @@ class Env {
  public:
   virtual ~Env() = default;
   // The value of an environment variable; nullopt when unset. Empty values are returned as
-  // they are (callers treat "" as unset where the seed does).
+  // they are (callers treat "" as unset where ktstr does).
   virtual std::optional<std::string> GetEnv(const std::string& name) const = 0;
   // The current working directory (absolute).
   virtual std::string Cwd() const = 0;

@@ -73,7 +73,7 @@ absl::StatusOr<KconfigValues> ReadKconfigFile(const std::string& path) {
 
 const std::vector<std::string>& RequiredOptions() {
   static const auto* options = new std::vector<std::string>{
-      // The seed's validate_kernel_config list.
+      // ktstr's validate_kernel_config list.
       "SCHED_CLASS_EXT", "DEBUG_INFO_BTF", "BPF_SYSCALL", "FTRACE", "KPROBE_EVENTS", "BPF_EVENTS",
       // What our VMM and agent need: PVH boot, console, virtio-serial channel, initramfs.
       "BPF_JIT", "PVH", "SERIAL_8250_CONSOLE", "VIRTIO_PCI", "VIRTIO_CONSOLE", "BLK_DEV_INITRD",

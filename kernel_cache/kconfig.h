@@ -30,7 +30,7 @@ KconfigValues ParseKconfig(absl::string_view text);
 absl::StatusOr<KconfigValues> ReadKconfigFile(const std::string& path);
 
 // Options that must be `y` in a ktstr-built kernel: without them schedulers cannot load,
-// probes vanish or the VM cannot talk to the host (reference/ktstr.md §6.3 plus our VMM's needs).
+// probes vanish or the VM cannot talk to the host (ktstr's fragment plus our VMM's needs).
 const std::vector<std::string>& RequiredOptions();
 // The required options that are not `y` in `values`, in RequiredOptions() order.
 std::vector<std::string> MissingRequiredOptions(const KconfigValues& values);

@@ -21,10 +21,10 @@ namespace ktstr::kcache {
 
 namespace config {
 // Non-compile make steps (defconfig, olddefconfig, kernelrelease) never take this long; a
-// hang there is a broken tree, not a slow machine (seed: 30-minute timeout).
+// hang there is a broken tree, not a slow machine (ktstr uses a 30-minute timeout).
 inline constexpr absl::Duration kMakeConfigTimeout = absl::Minutes(30);
 // A full defconfig+fragment build of 6.12 took 21 min on 2 shared cores (tools/bench/
-// kernel-build; reference/vm.md §6-7 saw ~45 min under heavier load).
+// kernel-build; ~45 min was seen under heavier load).
 inline constexpr absl::Duration kMakeBuildTimeout = absl::Hours(4);
 }  // namespace config
 

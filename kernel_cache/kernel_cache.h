@@ -25,7 +25,7 @@
 
 namespace ktstr::kcache {
 
-// Why an entry is unusable (closed set; mirrors the seed's error kinds).
+// Why an entry is unusable (closed set; mirrors ktstr's error kinds).
 enum class CorruptKind {
   kNone,
   kMetadataMissing,     // no metadata.json

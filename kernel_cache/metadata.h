@@ -1,6 +1,6 @@
 // KernelMetadata <-> metadata.json, the record of how a cache entry came to be.
 // Every field is required when reading: a missing or mistyped field makes the entry
-// corrupt (never used), as in the seed (no serde defaults).
+// corrupt (never used), as in ktstr (no defaults for missing fields).
 #ifndef KTSTR_KERNEL_CACHE_METADATA_H_
 #define KTSTR_KERNEL_CACHE_METADATA_H_
 

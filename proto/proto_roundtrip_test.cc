@@ -136,7 +136,7 @@ class TinyService final : public ktstr::v1::Ktstrd::CallbackService {
 };
 
 TEST(ProtoGrpc, UnaryCallOverUnixSocket) {
-  // Short path: Bazel's TEST_TMPDIR exceeds sun_path's 107 bytes (build.md pitfall 7).
+  // Short path: Bazel's TEST_TMPDIR exceeds sun_path's 107 bytes.
   std::string addr = "unix:/tmp/ktstr_proto_test_" + std::to_string(getpid()) + ".sock";
   TinyService service;
   grpc::ServerBuilder builder;

@@ -11,7 +11,7 @@ what tools/setup prepared:
 """
 
 # clang-14 (bookworm's default) compiles the project's schedulers. Larger out-of-tree schedulers
-# may need a newer clang (reference/sched_ext-facts.md): this is the one place to change it.
+# may need a newer clang: this is the one place to change it.
 BPF_CLANG = "clang-14"
 BPF_CFLAGS = ["-g", "-O2", "-target", "bpf", "-mcpu=v3", "-D__TARGET_ARCH_x86", "-Wall", "-Werror",
               # vmlinux.h forward declarations trip this harmless clang-14 warning.

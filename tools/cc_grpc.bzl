@@ -1,7 +1,7 @@
 """cc_grpc_library(): protoc + grpc_cpp_plugin from Debian, as a genrule.
 
 Native proto_library/cc_proto_library would need @com_google_protobuf built from source,
-which cannot be fetched offline (reference/build.md, pitfall 3). Protos are named from the
+which cannot be fetched offline. Protos are named from the
 repository root, so `import "proto/ktstr/v1/topology.proto";` works and C++ includes
 `proto/ktstr/v1/topology.pb.h`.
 """

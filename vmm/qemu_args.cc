@@ -89,7 +89,7 @@ absl::StatusOr<std::vector<std::string>> BuildQemuArgs(const VmSpec& spec,
   };
   // debug-threads names vCPU threads "CPU n/TCG|KVM" (handy in top/perf).
   add({"-name", "ktstr,debug-threads=on"});
-  // Single-threaded TCG: multi-threaded TCG Oopsed 5 of ~75 guest boots here (vm.md §0).
+  // Single-threaded TCG: multi-threaded TCG Oopsed 5 of ~75 guest boots here.
   add({"-accel", kvm ? "kvm" : spec.tcg_multi_thread ? "tcg,thread=multi" : "tcg,thread=single"});
   add({"-M", max_apic > 254 ? "q35,kernel-irqchip=split" : "q35"});
   add({"-m", absl::StrCat(spec.memory_mb, "M")});

@@ -5,7 +5,7 @@
 // only device state (~0.4 MB) to a file; the RAM stays in the shared files. A clone maps the
 // same files share=off (MAP_PRIVATE: copy-on-write, the files never change), starts with
 // -incoming defer, loads the device state and continues. Measured on this machine: restore
-// to a live agent in ~0.25 s vs 3-4 s cold boot, ~26 MB of host RAM per idle clone (vm.md §4).
+// to a live agent in ~0.25 s vs 3-4 s cold boot, ~26 MB of host RAM per idle clone.
 //
 // After restore the guest's CLOCK_REALTIME lags by the snapshot's age (monotonic time does
 // not jump): the caller must set it (agent Hello{host_time_unix_ns} / SetTime);

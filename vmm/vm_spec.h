@@ -62,7 +62,7 @@ struct VmSpec {
   std::vector<std::string> extra_kernel_args;
   Accel accel = Accel::kAuto;
   // TCG only. Single-threaded TCG is the default: multi-threaded TCG Oopsed the guest in 5 of
-  // ~75 boots here (vm.md §0). Multi-threaded is much faster for big topologies (192 vCPUs did
+  // ~75 boots here. Multi-threaded is much faster for big topologies (192 vCPUs did
   // not reach /init in 240 s single-threaded on the loaded 2-core host); opt in knowingly.
   bool tcg_multi_thread = false;
   absl::Duration boot_timeout = config::kDefaultBootTimeout;

@@ -8,7 +8,7 @@
 // to run for 7.544s") from a livelock ("watchdog failed to check in for 5.004s"), and a runtime
 // error that is really an RCU stall ("RCU CPU stall on CPUs (0-3)") from other runtime errors.
 // Lines are matched exactly by shape (prefix, quoted name, parenthesised reason), never by
-// loose substring search. reference/sched_ext-facts.md lists the lines as measured on 7.3.
+// loose substring search. guest_agent/README.md lists the lines as measured on 7.3.
 #ifndef KTSTR_GUEST_AGENT_SCHED_SCHED_EXT_LOG_H_
 #define KTSTR_GUEST_AGENT_SCHED_SCHED_EXT_LOG_H_
 

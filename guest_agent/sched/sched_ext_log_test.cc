@@ -1,5 +1,5 @@
 // Classification on the kernel's exact sched_ext lines (formats from kernel/sched/ext/ext.c of
-// the 7.3 guest kernel; values as measured in reference/sched_ext-facts.md and in the guest).
+// the 7.3 guest kernel; values as measured in the guest).
 #include "guest_agent/sched/sched_ext_log.h"
 
 #include <fstream>

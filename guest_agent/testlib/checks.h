@@ -16,7 +16,7 @@
 
 namespace ktstr {
 namespace config {
-// ktstr's release-build limits (reference/ktstr.md §4.2): the default thresholds.
+// ktstr's release-build limits: the default thresholds (listed in testlib/README.md).
 inline constexpr double kDefaultMaxSpreadPct = 15.0;
 inline constexpr uint64_t kDefaultMaxGapMs = 2000;
 // Host-side monitor defaults (MonitorThresholds::DEFAULT); carried for the host, not checked

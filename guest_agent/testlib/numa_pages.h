@@ -1,6 +1,6 @@
 // Where a worker's memory is (/proc/self/numa_maps) and the kernel's NUMA migration counter
 // (/proc/vmstat), for ktstr's NUMA checks: page locality, cross-node migration, slow tier
-// (reference/ktstr.md §4.2).
+// (as ktstr, the Rust original, defines them).
 #ifndef KTSTR_GUEST_AGENT_TESTLIB_NUMA_PAGES_H_
 #define KTSTR_GUEST_AGENT_TESTLIB_NUMA_PAGES_H_
 

@@ -18,7 +18,7 @@
 
 namespace ktstr {
 namespace config {
-// ktstr's attribute defaults (reference/ktstr.md §2.1).
+// The attribute defaults of ktstr (the Rust original); testlib/README.md lists them.
 inline constexpr uint32_t kDefaultMemoryMb = 2048;
 inline constexpr uint32_t kDefaultDurationS = 2;
 inline constexpr uint32_t kDefaultWorkersPerCgroup = 2;

@@ -62,7 +62,7 @@ chmod +x "$ROOT/init"
   fail "cpio failed"
 
 CONSOLE="$WORK/console.log"
-# 2 LLCs x 2 cores (usable CPUs 0-2); TCG single-threaded (reference/vm.md).
+# 2 LLCs x 2 cores (usable CPUs 0-2); TCG single-threaded (vmm/README.md).
 timeout 500 qemu-system-x86_64 -M q35 -nodefaults -no-user-config -display none -vga none \
   -no-reboot -serial "file:$CONSOLE" -accel tcg,thread=single \
   -cpu qemu64,vendor=GenuineIntel,l3-cache=on -smp 4,sockets=1,dies=2,cores=2,threads=1 \
